@@ -1,0 +1,196 @@
+"""Typed records that flow between pipeline stages.
+
+Every record is an immutable-by-convention :class:`msgspec.Struct`. msgspec was chosen over
+dataclasses because the same class definition gives validated JSON decoding at about two million
+records per second (the observation format is the system's public interchange format, so every
+line must be checked), compact encoding for the store and the tracks/alerts outputs, and
+constraint metadata (``ge``/``le``) that rejects impossible values at the boundary.
+
+Units: SI throughout. Times are UNIX seconds, UTC. Geodetic positions are WGS84 degrees, and
+altitudes are metres above the WGS84 ellipsoid. Velocities are metres per second in the local
+east-north-up frame of the site.
+
+Example:
+    >>> from skywarden.core.records import decode_observation
+    >>> obs = decode_observation(b'{"kind":"plot","t":1764201600.0,"sensor":"r1","lat":51.1,"lon":-0.19,"alt_m":120}')
+    >>> obs.kind, obs.alt_m
+    ('plot', 120.0)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal, Union
+
+import msgspec
+
+__all__ = [
+    "Latitude",
+    "Longitude",
+    "AltitudeM",
+    "UnixTime",
+    "PlotObservation",
+    "RemoteIdObservation",
+    "AdsbObservation",
+    "Observation",
+    "TrackUpdate",
+    "AlertEvent",
+    "TrackClass",
+    "Zone",
+    "decode_observation",
+    "encode_record",
+]
+
+#: Degrees north, WGS84.
+Latitude = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
+#: Degrees east, WGS84.
+Longitude = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
+#: Metres above the WGS84 ellipsoid. The bounds reject absurd values (the Dead Sea shore is
+#: about -430 m, and nothing the system tracks flies above 30 km).
+AltitudeM = Annotated[float, msgspec.Meta(ge=-1_000.0, le=30_000.0)]
+#: UNIX seconds, UTC. The bounds reject values that are clearly not UNIX seconds
+#: (before 1990 or after 2200, e.g. milliseconds sent by mistake).
+UnixTime = Annotated[float, msgspec.Meta(ge=631_152_000.0, le=7_258_118_400.0)]
+#: A 1-sigma error in metres. Must be positive and sane.
+SigmaM = Annotated[float, msgspec.Meta(gt=0.0, le=100_000.0)]
+SpeedMps = Annotated[float, msgspec.Meta(ge=0.0, le=2_000.0)]
+VerticalSpeedMps = Annotated[float, msgspec.Meta(ge=-500.0, le=500.0)]
+TrackDeg = Annotated[float, msgspec.Meta(ge=0.0, le=360.0)]
+SensorId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+UasId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Icao24 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{6}$")]
+
+TrackClass = Literal["drone", "manned_aircraft", "bird", "unknown"]
+
+
+class _ObservationBase(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
+    """Fields shared by every observation kind."""
+
+    t: UnixTime
+    """Measurement time, UNIX seconds UTC."""
+    sensor: SensorId
+    """Identifier of the reporting sensor."""
+    lat: Latitude
+    lon: Longitude
+    alt_m: AltitudeM
+
+
+class PlotObservation(_ObservationBase, frozen=True, kw_only=True, tag="plot"):
+    """A non-cooperative position measurement, such as a radar plot."""
+
+    kind: ClassVar[str] = "plot"
+
+    sigma_h_m: SigmaM | None = None
+    """Horizontal 1-sigma error, metres; the sensor default applies when absent."""
+    sigma_v_m: SigmaM | None = None
+    """Vertical 1-sigma error, metres; the sensor default applies when absent."""
+
+
+class RemoteIdObservation(_ObservationBase, frozen=True, kw_only=True, tag="remote_id"):
+    """A drone's own Remote ID broadcast (ASTM F3411 / ASD-STAN) or network Remote ID report."""
+
+    kind: ClassVar[str] = "remote_id"
+
+    uas_id: UasId
+    speed_mps: SpeedMps | None = None
+    """Ground speed, m/s."""
+    track_deg: TrackDeg | None = None
+    """Direction of travel, degrees clockwise from true north."""
+    vspeed_mps: VerticalSpeedMps | None = None
+    """Vertical speed, m/s, positive up."""
+    operator_lat: Latitude | None = None
+    operator_lon: Longitude | None = None
+    h_acc_m: SigmaM | None = None
+    """Reported horizontal accuracy, metres (treated as a 1-sigma error)."""
+
+
+class AdsbObservation(_ObservationBase, frozen=True, kw_only=True, tag="adsb"):
+    """An ADS-B position report of a (normally manned) aircraft."""
+
+    kind: ClassVar[str] = "adsb"
+
+    icao24: Icao24
+    callsign: str | None = None
+    speed_mps: SpeedMps | None = None
+    """Ground speed, m/s."""
+    track_deg: TrackDeg | None = None
+    """Direction of travel, degrees clockwise from true north."""
+
+
+Observation = Union[PlotObservation, RemoteIdObservation, AdsbObservation]
+
+
+class TrackUpdate(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One confirmed track's state after an update; a line of TRACKS.jsonl."""
+
+    t: float
+    """State time, UNIX seconds UTC."""
+    track_id: int
+    lat: float
+    lon: float
+    alt_m: float
+    vel_east_mps: float
+    vel_north_mps: float
+    vel_up_mps: float
+    class_: TrackClass = msgspec.field(name="class")
+    uas_id: str | None = None
+    icao24: str | None = None
+    operator_lat: float | None = None
+    operator_lon: float | None = None
+
+
+AlertKind = Literal["zone_entry"]
+AlertState = Literal["open", "acknowledged", "resolved"]
+
+
+class AlertEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A change in an alert's lifecycle; a line of ALERTS.jsonl."""
+
+    t: float
+    """Event time, UNIX seconds UTC (the track's state time that caused it)."""
+    alert_id: int
+    zone_id: str
+    track_id: int
+    kind: AlertKind
+    state: AlertState
+    uas_id: str | None = None
+    reason: str | None = None
+    """Why the state changed, e.g. ``entered``, ``left_zone``, ``track_lost``."""
+
+
+_observation_decoder = msgspec.json.Decoder(Observation)
+_encoder = msgspec.json.Encoder()
+
+
+def decode_observation(line: bytes | str) -> Observation:
+    """Decode and validate one line of observation JSON Lines v1.
+
+    Raises:
+        msgspec.DecodeError: the line is not valid JSON.
+        msgspec.ValidationError: a field is missing, mistyped or out of range; the message names it.
+    """
+    return _observation_decoder.decode(line)
+
+
+def encode_record(record: msgspec.Struct) -> bytes:
+    """Encode a record as one compact JSON object (no trailing newline)."""
+    return _encoder.encode(record)
+
+
+class Zone(msgspec.Struct, frozen=True, kw_only=True):
+    """A restricted volume of airspace: a footprint and an altitude band.
+
+    ``geometry`` is a GeoJSON geometry (RFC 7946, longitude first, WGS84 degrees): a Polygon or
+    MultiPolygon, or a Point with ``radius_m`` for a circle.
+    """
+
+    id: str
+    name: str
+    geometry: dict
+    radius_m: float | None = None
+    """Circle radius in metres (geodesic), only for Point geometry."""
+    lower_m: float = 0.0
+    """Floor of the band, metres above the WGS84 ellipsoid."""
+    upper_m: float = float("inf")
+    """Ceiling of the band, metres above the WGS84 ellipsoid; unlimited by default."""
+    allow_uas_ids: frozenset[str] = frozenset()
+    """Remote ID ``uas_id``s authorised to fly inside."""
