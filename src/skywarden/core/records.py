@@ -19,9 +19,12 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, ClassVar, Literal, Union
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "Latitude",
@@ -33,6 +36,7 @@ __all__ = [
     "AdsbObservation",
     "Observation",
     "TrackUpdate",
+    "TrackBatch",
     "AlertEvent",
     "TrackClass",
     "Zone",
@@ -194,3 +198,51 @@ class Zone(msgspec.Struct, frozen=True, kw_only=True):
     """Ceiling of the band, metres above the WGS84 ellipsoid; unlimited by default."""
     allow_uas_ids: frozenset[str] = frozenset()
     """Remote ID ``uas_id``s authorised to fly inside."""
+
+
+@dataclass(slots=True)
+class TrackBatch:
+    """Confirmed tracks updated in one tracker step, as parallel arrays (fusion -> zones, alerts).
+
+    Positions are WGS84 (degrees, metres above the ellipsoid); velocities are ENU m/s.
+    ``lost_track_ids`` lists the confirmed tracks that ended in this step (deleted or merged).
+    """
+
+    t: npt.NDArray[np.float64]
+    track_id: npt.NDArray[np.int64]
+    lat: npt.NDArray[np.float64]
+    lon: npt.NDArray[np.float64]
+    alt_m: npt.NDArray[np.float64]
+    vel_enu_mps: npt.NDArray[np.float64]
+    track_class: list[str]
+    uas_id: list[str | None]
+    icao24: list[str | None]
+    operator_lat: npt.NDArray[np.float64]
+    operator_lon: npt.NDArray[np.float64]
+    lost_track_ids: list[int]
+    step_time: float
+    """The tracker's clock at the end of the step, UNIX seconds UTC."""
+
+    def __len__(self) -> int:
+        return int(self.t.size)
+
+    def to_updates(self) -> list[TrackUpdate]:
+        """The batch as one :class:`TrackUpdate` record per track."""
+        out = []
+        vel = self.vel_enu_mps.tolist()
+        op_lat = self.operator_lat.tolist()
+        op_lon = self.operator_lon.tolist()
+        for i, (t, tid, la, lo, al, cls) in enumerate(
+            zip(self.t.tolist(), self.track_id.tolist(), self.lat.tolist(), self.lon.tolist(), self.alt_m.tolist(), self.track_class)
+        ):
+            ve, vn, vu = vel[i]
+            has_op = op_lat[i] == op_lat[i]  # not NaN
+            out.append(
+                TrackUpdate(
+                    t=t, track_id=tid, lat=la, lon=lo, alt_m=al,
+                    vel_east_mps=ve, vel_north_mps=vn, vel_up_mps=vu, class_=cls,  # type: ignore[arg-type]
+                    uas_id=self.uas_id[i], icao24=self.icao24[i],
+                    operator_lat=op_lat[i] if has_op else None, operator_lon=op_lon[i] if has_op else None,
+                )
+            )
+        return out

@@ -1,0 +1,139 @@
+"""The ``skywarden`` command line.
+
+    skywarden simulate SCENARIO --out OBS.jsonl --truth TRUTH.jsonl [--zones-out ZONES.geojson] [--seed N]
+    skywarden replay OBS.jsonl --zones ZONES.geojson --tracks-out TRACKS.jsonl --alerts-out ALERTS.jsonl [--db FILE]
+    skywarden evaluate TRUTH.jsonl TRACKS.jsonl ALERTS.jsonl --zones ZONES.geojson
+
+Errors a user can fix (a missing file, an invalid zone file, a bad scenario) print one line that
+says what is wrong and exit with status 2; they never print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from skywarden import __version__
+
+__all__ = ["main", "build_parser"]
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UserError(Exception):
+    """An error caused by the user's input; printed as one line, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="skywarden",
+        description="Detect, track, identify and alert on drones in restricted airspace.",
+    )
+    parser.add_argument("--version", action="version", version=f"skywarden {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("simulate", help="simulate a scenario into observation and truth files")
+    p.add_argument("scenario", metavar="SCENARIO", help="a built-in scenario name (see --list) or a scenario file (.yaml/.toml)")
+    p.add_argument("--out", required=True, metavar="OBS.jsonl", help="observations, JSON Lines v1")
+    p.add_argument("--truth", required=True, metavar="TRUTH.jsonl", help="ground truth, JSON Lines")
+    p.add_argument("--zones-out", metavar="ZONES.geojson", help="write the scenario's zones here")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0); the same seed gives the same files")
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("replay", help="run an observation file through the pipeline as fast as possible")
+    p.add_argument("observations", metavar="OBS.jsonl", help="observation JSON Lines v1 ('-' for standard input)")
+    p.add_argument("--zones", metavar="ZONES.geojson", help="zones v1 GeoJSON (without it no zone alerts are raised)")
+    p.add_argument("--tracks-out", metavar="TRACKS.jsonl", help="write confirmed-track updates here")
+    p.add_argument("--alerts-out", metavar="ALERTS.jsonl", help="write alert events here")
+    p.add_argument("--db", metavar="FILE", help="also store observations, tracks and alerts in this SQLite file")
+    p.add_argument("--summary-json", metavar="FILE", help="write the run summary as JSON here too")
+    p.set_defaults(func=_cmd_replay)
+
+    p = sub.add_parser("evaluate", help="score tracks and alerts against the simulator's truth")
+    p.add_argument("truth", metavar="TRUTH.jsonl")
+    p.add_argument("tracks", metavar="TRACKS.jsonl")
+    p.add_argument("alerts", metavar="ALERTS.jsonl")
+    p.add_argument("--zones", required=True, metavar="ZONES.geojson")
+    p.add_argument("--json", metavar="FILE", help="also write the full report as JSON")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("scenarios", help="list the built-in scenarios")
+    p.set_defaults(func=_cmd_scenarios)
+    return parser
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from skywarden.sim import ScenarioError, load_scenario, simulate, write_simulation
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+    result = simulate(scenario, seed=args.seed)
+    summary = write_simulation(result, args.out, args.truth, args.zones_out)
+    print(", ".join(f"{k}: {v}" for k, v in summary.items()))
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from skywarden.cli.replay import print_summary, run_replay
+
+    summary = run_replay(args.observations, args.zones, args.tracks_out, args.alerts_out, args.db, handle_signals=True)
+    print_summary(summary)
+    if args.summary_json:
+        with open(args.summary_json, "w", encoding="utf-8") as f:
+            json.dump(summary.__dict__, f, indent=1)
+    return EXIT_INTERRUPTED if summary.interrupted else 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from skywarden.eval import evaluate_files, format_report, report_to_dict
+
+    report = evaluate_files(args.truth, args.tracks, args.alerts, args.zones)
+    print(format_report(report))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report_to_dict(report), f, indent=1)
+    return 0
+
+
+def _cmd_scenarios(args: argparse.Namespace) -> int:
+    from skywarden.sim import list_builtin_scenarios
+
+    for name in list_builtin_scenarios():
+        print(name)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``skywarden`` command; returns the exit status."""
+    from skywarden.zones.geojson import ZoneFileError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (UserError, ZoneFileError) as exc:
+        print(f"skywarden {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError as exc:
+        print(f"skywarden {args.command}: error: no such file: {exc.filename}", file=sys.stderr)
+        return EXIT_USAGE
+    except IsADirectoryError as exc:
+        print(f"skywarden {args.command}: error: {exc.filename} is a directory, expected a file", file=sys.stderr)
+        return EXIT_USAGE
+    except PermissionError as exc:
+        print(f"skywarden {args.command}: error: permission denied: {exc.filename}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"skywarden {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

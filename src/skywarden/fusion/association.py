@@ -1,0 +1,134 @@
+"""Gating (hypothesiser) and global-nearest-neighbour assignment (associator), vectorised.
+
+:func:`gate_pairs` finds the (observation, track) pairs worth scoring with a KD-tree over the
+predicted track positions, then computes the Mahalanobis distance only on those pairs, each track
+predicted to the observation's own time. :func:`assign_gnn` solves the assignment per connected
+cluster of the gate graph: a cluster of one pair needs no solver at all, which is most of them.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from skywarden.fusion.kalman import position_innovation
+
+__all__ = ["gate_pairs", "assign_gnn"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+_INFEASIBLE = 1e9
+
+
+def gate_pairs(
+    x: FloatArray,
+    P: FloatArray,
+    t: FloatArray,
+    z: FloatArray,
+    sigma: FloatArray,
+    tz: FloatArray,
+    q_h: float,
+    q_v: float,
+    gate_chi2: float,
+    exclude_same: bool = False,
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Pairs of observation ``j`` and track ``i`` whose innovation passes the gate.
+
+    Args:
+        x, P, t: track states ``(T,6)``, covariances ``(T,6,6)`` and state times ``(T,)``.
+        z, sigma, tz: observed ENU positions ``(O,3)``, their 1-sigma errors per axis ``(O,3)``
+            and times ``(O,)``.
+        gate_chi2: the Mahalanobis gate (squared distance).
+        exclude_same: drop pairs with ``j == i`` (when tracks are compared with themselves).
+
+    Returns:
+        ``(obs_index, track_index, cost)`` where cost is the negative log-likelihood
+        ``d^2 + ln|S|`` (up to a constant), lower is better.
+    """
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    if x.shape[0] == 0 or z.shape[0] == 0:
+        return empty
+    t_mid = float(np.median(tz))
+    dt_mid = t_mid - t
+    predicted = x[:, :3] + x[:, 3:] * dt_mid[:, None]
+    # A Euclidean radius no gated pair can exceed: trace bounds the largest eigenvalue, and each
+    # observation's own time can differ from t_mid by at most `spread`.
+    spread = float(np.max(np.abs(tz - t_mid)))
+    dt_max = np.abs(dt_mid) + spread
+    var_pos = (
+        np.trace(P[:, :3, :3], axis1=1, axis2=2)
+        + 2 * dt_max * np.abs(np.trace(P[:, :3, 3:], axis1=1, axis2=2))
+        + dt_max**2 * np.trace(P[:, 3:, 3:], axis1=1, axis2=2)
+        + dt_max**3 / 3.0 * (2 * q_h + q_v)
+    )
+    var_obs = float(np.max(np.sum(sigma**2, axis=1)))
+    speed = np.linalg.norm(x[:, 3:], axis=1)
+    radius = float(np.max(np.sqrt(gate_chi2 * (var_pos + var_obs)) + speed * spread)) + 1e-6
+    tree = cKDTree(predicted)
+    hits = tree.query_ball_point(z, radius)
+    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+    if counts.sum() == 0:
+        return empty
+    obs_i = np.repeat(np.arange(z.shape[0], dtype=np.int64), counts)
+    trk_i = np.fromiter(itertools.chain.from_iterable(hits), dtype=np.int64, count=int(counts.sum()))
+    if exclude_same:
+        keep = obs_i != trk_i
+        obs_i, trk_i = obs_i[keep], trk_i[keep]
+    R = np.zeros((obs_i.size, 3, 3))
+    axis = np.arange(3)
+    R[:, axis, axis] = sigma[obs_i] ** 2
+    d2, logdet = position_innovation(x[trk_i], P[trk_i], tz[obs_i] - t[trk_i], z[obs_i], R, q_h, q_v)
+    ok = d2 <= gate_chi2
+    return obs_i[ok], trk_i[ok], (d2 + logdet)[ok]
+
+
+def assign_gnn(obs_i: IntArray, trk_i: IntArray, cost: FloatArray) -> tuple[IntArray, IntArray]:
+    """Global-nearest-neighbour: a one-to-one matching of minimum total cost over gated pairs.
+
+    Each connected cluster of the bipartite gate graph is solved on its own. Within a cluster
+    the matching has as many pairs as possible, then the least cost.
+
+    Returns:
+        matched ``(obs_index, track_index)`` arrays, sorted by observation index.
+
+    Example:
+        >>> o, t = assign_gnn(np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([1.0, 5.0, 2.0]))
+        >>> o.tolist(), t.tolist()
+        [[0, 1], [1, 0]]
+    """
+    if obs_i.size == 0:
+        return obs_i, trk_i
+    obs_u, obs_c = np.unique(obs_i, return_inverse=True)
+    trk_u, trk_c = np.unique(trk_i, return_inverse=True)
+    n_o = obs_u.size
+    graph = coo_matrix((np.ones(obs_i.size), (obs_c, trk_c + n_o)), shape=(n_o + trk_u.size,) * 2)
+    _, label = connected_components(graph, directed=False)
+    pair_label = label[obs_c]
+    pairs_per_label = np.bincount(pair_label)
+    single = pairs_per_label[pair_label] == 1
+    out_o = [obs_i[single]]
+    out_t = [trk_i[single]]
+    multi = np.flatnonzero(~single)
+    if multi.size:
+        order = multi[np.argsort(pair_label[multi], kind="stable")]
+        labels = pair_label[order]
+        bounds = np.flatnonzero(np.diff(labels)) + 1
+        for group in np.split(order, bounds):
+            o_u, o_c = np.unique(obs_c[group], return_inverse=True)
+            t_u, t_c = np.unique(trk_c[group], return_inverse=True)
+            m = np.full((o_u.size, t_u.size), _INFEASIBLE)
+            m[o_c, t_c] = cost[group]
+            r, c = linear_sum_assignment(m)
+            ok = m[r, c] < _INFEASIBLE
+            out_o.append(obs_u[o_u[r[ok]]])
+            out_t.append(trk_u[t_u[c[ok]]])
+    o = np.concatenate(out_o)
+    t = np.concatenate(out_t)
+    order = np.argsort(o, kind="stable")
+    return o[order], t[order]

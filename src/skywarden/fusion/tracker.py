@@ -1,0 +1,417 @@
+"""Tracker v1: multi-sensor, multi-target tracking with all track state in numpy arrays.
+
+One :meth:`Tracker.step` consumes a batch of observations (a short time window) and:
+
+1. **identity first**: Remote ID and ADS-B observations update the track that already carries
+   their ``uas_id``/``icao24``; a new identity attaches to an identity-less kinematic track that
+   gates with it (one drone, one track); otherwise it initiates a track of its own;
+2. **plots** (non-cooperative), sensor by sensor: a KD-tree pre-gate over predicted track
+   positions, Mahalanobis gating on the candidate pairs only, and global-nearest-neighbour
+   assignment (``scipy.optimize.linear_sum_assignment``) solved per connected cluster; unassigned
+   plots initiate tentative tracks;
+3. **management**: M-of-N confirmation over the last N steps, deletion after coasting, and
+   absorption of duplicate tracks (a tentative track beside a confirmed one, or an identity-less
+   track riding on an identity track).
+
+Composition follows Stone Soup's families (predictor/updater in :mod:`.kalman`, hypothesiser and
+associator in :mod:`.association`, initiator and deleter here), but state is a struct of arrays
+and every operation is vectorised across tracks.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from skywarden.core.frame import LocalFrame
+from skywarden.core.records import TrackBatch
+from skywarden.fusion import kalman
+from skywarden.fusion.association import assign_gnn, gate_pairs
+from skywarden.fusion.measurements import KIND_ADSB, KIND_PLOT, KIND_REMOTE_ID, MeasurementBatch
+
+__all__ = ["TrackerConfig", "Tracker", "TENTATIVE", "CONFIRMED"]
+
+TENTATIVE = 1
+CONFIRMED = 2
+_FREE = 0
+
+CLASS_NAMES = ("unknown", "drone", "manned_aircraft", "bird")
+_CLASS_UNKNOWN, _CLASS_DRONE, _CLASS_MANNED = 0, 1, 2
+
+
+class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Tuning of tracker v1. Units: metres, seconds, m^2/s^3 for process noise."""
+
+    q_h: float = 4.0
+    """Horizontal process noise spectral density, m^2/s^3: small drones turn and stop sharply."""
+    q_v: float = 1.0
+    """Vertical process noise spectral density, m^2/s^3."""
+    gate_chi2: float = 16.27
+    """Mahalanobis gate on a 3-D position innovation (chi-square, 3 dof, P = 0.999)."""
+    confirm_m: int = 3
+    confirm_n: int = 5
+    """Confirm a track once it was updated in ``confirm_m`` of its last ``confirm_n`` steps."""
+    tentative_coast_s: float = 2.5
+    """Delete a tentative track not updated for this long."""
+    confirmed_coast_s: float = 8.0
+    """Delete a confirmed track not updated for this long."""
+    init_vel_sigma_h_mps: float = 30.0
+    """1-sigma prior on horizontal speed of a new track from a plot (small drones: 0-30 m/s)."""
+    init_vel_sigma_v_mps: float = 5.0
+    merge_velocity_mps: float = 10.0
+    """Two tracks this close in velocity (and gated in position) are one object."""
+
+
+class Tracker:
+    """Tracker v1. Feed it :class:`MeasurementBatch` es in time order via :meth:`step`.
+
+    Example:
+        >>> from skywarden.core.frame import LocalFrame
+        >>> tracker = Tracker(LocalFrame(51.15, -0.18))
+        >>> tracker.n_active
+        0
+    """
+
+    def __init__(self, frame: LocalFrame, config: TrackerConfig | None = None, capacity: int = 256) -> None:
+        self.frame = frame
+        self.config = config or TrackerConfig()
+        self._next_track_id = 1
+        self._allocate(capacity)
+        self._by_identity: dict[str, int] = {}
+        self._free: list[int] = list(range(capacity - 1, -1, -1))
+        mask_bits = self.config.confirm_n
+        self._hit_mask = (1 << mask_bits) - 1
+        self._popcount = np.array([bin(i).count("1") for i in range(1 << mask_bits)], dtype=np.int8)
+
+    # -- state storage -----------------------------------------------------------------------
+    def _allocate(self, capacity: int) -> None:
+        self.x = np.zeros((capacity, 6))
+        self.P = np.tile(np.eye(6), (capacity, 1, 1))
+        self.t = np.zeros(capacity)
+        self.status = np.zeros(capacity, dtype=np.int8)
+        self.hits = np.zeros(capacity, dtype=np.int64)
+        self.track_id = np.zeros(capacity, dtype=np.int64)
+        self.last_update_t = np.zeros(capacity)
+        self.track_class = np.zeros(capacity, dtype=np.int8)
+        self.operator_lat = np.full(capacity, np.nan)
+        self.operator_lon = np.full(capacity, np.nan)
+        self.uas_id: list[str | None] = [None] * capacity
+        self.icao24: list[str | None] = [None] * capacity
+
+    def _grow(self) -> None:
+        old = self.x.shape[0]
+        new = old * 2
+        arrays = ("x", "P", "t", "status", "hits", "track_id", "last_update_t", "track_class", "operator_lat", "operator_lon")
+        saved = {name: getattr(self, name) for name in arrays}
+        uas, icao = self.uas_id, self.icao24
+        self._allocate(new)
+        for name, arr in saved.items():
+            getattr(self, name)[:old] = arr
+        self.uas_id[:old] = uas
+        self.icao24[:old] = icao
+        self._free.extend(range(new - 1, old - 1, -1))
+
+    @property
+    def n_active(self) -> int:
+        return int(np.count_nonzero(self.status))
+
+    @property
+    def n_confirmed(self) -> int:
+        return int(np.count_nonzero(self.status == CONFIRMED))
+
+    @property
+    def tracks_started(self) -> int:
+        return self._next_track_id - 1
+
+    def _new_slots(self, k: int) -> npt.NDArray[np.int64]:
+        while len(self._free) < k:
+            self._grow()
+        slots = np.array([self._free.pop() for _ in range(k)], dtype=np.int64)
+        return slots
+
+    # -- the step ------------------------------------------------------------------------------
+    def step(self, batch: MeasurementBatch, t_now: float) -> TrackBatch:
+        """Process one batch of measurements; ``t_now`` is the end of the batch's time window."""
+        cap_before = self.x.shape[0]
+        alive_before = self.status != _FREE
+        updated = np.zeros(cap_before, dtype=bool)
+        updated_slots: list[npt.NDArray[np.int64]] = []
+
+        ident = np.flatnonzero(batch.kind != KIND_PLOT)
+        if ident.size:
+            updated_slots.append(self._step_identities(batch, ident))
+        plots = np.flatnonzero(batch.kind == KIND_PLOT)
+        if plots.size:
+            sensors = np.array(batch.sensor, dtype=object)[plots]
+            for sensor in sorted(set(sensors.tolist())):
+                updated_slots.append(self._step_plots(batch, plots[sensors == sensor]))
+
+        cap = self.x.shape[0]
+        if cap != cap_before:
+            alive_before = np.concatenate([alive_before, np.zeros(cap - cap_before, dtype=bool)])
+            updated = np.concatenate([updated, np.zeros(cap - cap_before, dtype=bool)])
+        touched = np.concatenate(updated_slots) if updated_slots else np.zeros(0, dtype=np.int64)
+        updated[touched] = True
+
+        lost = self._manage(alive_before, updated, t_now)
+        return self._output(updated, lost, t_now)
+
+    def _step_identities(self, batch: MeasurementBatch, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Associate identity-bearing observations; returns the slots updated."""
+        # An identity may report several times within one batch: process its k-th report in
+        # round k so each round updates a track at most once (and stays vectorised).
+        occurrence: dict[str, int] = {}
+        rounds = np.empty(idx.size, dtype=np.int64)
+        for j, i in enumerate(idx.tolist()):
+            key = batch.identity[i]
+            rounds[j] = occurrence.get(key, 0)
+            occurrence[key] = rounds[j] + 1
+        order = np.argsort(batch.t[idx], kind="stable")
+        idx, rounds = idx[order], rounds[order]
+        touched: list[npt.NDArray[np.int64]] = []
+        for r in range(int(rounds.max()) + 1 if rounds.size else 0):
+            sel = idx[rounds == r]
+            slots = np.array([self._by_identity.get(batch.identity[i], -1) for i in sel.tolist()], dtype=np.int64)
+            known = slots >= 0
+            if known.any():
+                self._update(slots[known], batch, sel[known])
+                touched.append(slots[known])
+            fresh = sel[~known]
+            if fresh.size:
+                # Attach a new identity to an identity-less kinematic track that gates with it.
+                anonymous = np.flatnonzero((self.status != _FREE) & (self.track_class == _CLASS_UNKNOWN))
+                obs_i, trk = self._associate(batch, fresh, anonymous)
+                if obs_i.size:
+                    for o, s in zip(obs_i.tolist(), trk.tolist()):
+                        self._set_identity(s, batch, o)
+                    self._update(trk, batch, obs_i)
+                    touched.append(trk)
+                rest = np.setdiff1d(fresh, obs_i, assume_unique=True)
+                if rest.size:
+                    new = self._initiate(batch, rest)
+                    for o, s in zip(rest.tolist(), new.tolist()):
+                        self._set_identity(s, batch, o)
+                    touched.append(new)
+        return np.concatenate(touched) if touched else np.zeros(0, dtype=np.int64)
+
+    def _step_plots(self, batch: MeasurementBatch, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        candidates = np.flatnonzero(self.status != _FREE)
+        obs_i, trk = self._associate(batch, idx, candidates)
+        if obs_i.size:
+            self._update(trk, batch, obs_i)
+        rest = np.setdiff1d(idx, obs_i, assume_unique=True)
+        new = self._initiate(batch, rest) if rest.size else np.zeros(0, dtype=np.int64)
+        return np.concatenate([trk, new])
+
+    def _associate(
+        self, batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64], slots: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """GNN between observations and track slots; returns matched (observation, slot) pairs."""
+        if obs_idx.size == 0 or slots.size == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        cfg = self.config
+        pair_o, pair_s, cost = gate_pairs(
+            self.x[slots], self.P[slots], self.t[slots],
+            batch.pos[obs_idx], batch.sigma[obs_idx], batch.t[obs_idx],
+            cfg.q_h, cfg.q_v, cfg.gate_chi2,
+        )
+        oi, si = assign_gnn(pair_o, pair_s, cost)
+        return obs_idx[oi], slots[si]
+
+    def _update(self, slots: npt.NDArray[np.int64], batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64]) -> None:
+        cfg = self.config
+        dt = batch.t[obs_idx] - self.t[slots]
+        x, P = kalman.predict(self.x[slots], self.P[slots], dt, cfg.q_h, cfg.q_v)
+        vel = batch.vel[obs_idx]
+        has_vel = np.isfinite(vel)
+        # Group by measurement model (which velocity components were reported).
+        pattern = has_vel[:, 0] * 1 + has_vel[:, 2] * 2
+        for code in np.unique(pattern).tolist():
+            g = np.flatnonzero(pattern == code)
+            rows = [0, 1, 2] + ([3, 4] if code & 1 else []) + ([5] if code & 2 else [])
+            o = obs_idx[g]
+            m = len(rows)
+            z = np.empty((g.size, m))
+            z[:, :3] = batch.pos[o]
+            if m > 3:
+                z[:, 3:] = vel[g][:, [r - 3 for r in rows[3:]]]
+            R = np.zeros((g.size, m, m))
+            diag = np.arange(m)
+            var = np.empty((g.size, m))
+            var[:, :3] = batch.sigma[o] ** 2
+            var[:, 3:] = (batch.vel_sigma[o] ** 2)[:, None]
+            R[:, diag, diag] = var
+            x[g], P[g], _ = kalman.update(x[g], P[g], z, R, tuple(rows))
+        self.x[slots] = x
+        self.P[slots] = P
+        self.t[slots] = batch.t[obs_idx]
+        self.last_update_t[slots] = np.maximum(self.last_update_t[slots], batch.t[obs_idx])
+        op = np.isfinite(batch.operator_lat[obs_idx])
+        self.operator_lat[slots[op]] = batch.operator_lat[obs_idx[op]]
+        self.operator_lon[slots[op]] = batch.operator_lon[obs_idx[op]]
+
+    def _initiate(self, batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        cfg = self.config
+        k = obs_idx.size
+        slots = self._new_slots(k)
+        vel = batch.vel[obs_idx]
+        known = np.isfinite(vel)
+        x = np.zeros((k, 6))
+        x[:, :3] = batch.pos[obs_idx]
+        x[:, 3:] = np.where(known, vel, 0.0)
+        var = np.empty((k, 6))
+        var[:, :3] = batch.sigma[obs_idx] ** 2
+        prior = np.array([cfg.init_vel_sigma_h_mps, cfg.init_vel_sigma_h_mps, cfg.init_vel_sigma_v_mps]) ** 2
+        var[:, 3:] = np.where(known, (batch.vel_sigma[obs_idx] ** 2)[:, None], prior)
+        P = np.zeros((k, 6, 6))
+        diag = np.arange(6)
+        P[:, diag, diag] = var
+        self.x[slots] = x
+        self.P[slots] = P
+        self.t[slots] = batch.t[obs_idx]
+        self.last_update_t[slots] = batch.t[obs_idx]
+        self.status[slots] = TENTATIVE
+        self.hits[slots] = 0  # the management pass records this step's hit
+        self.track_class[slots] = _CLASS_UNKNOWN
+        self.operator_lat[slots] = batch.operator_lat[obs_idx]
+        self.operator_lon[slots] = batch.operator_lon[obs_idx]
+        for s in slots.tolist():
+            self.uas_id[s] = None
+            self.icao24[s] = None
+        self.track_id[slots] = np.arange(self._next_track_id, self._next_track_id + k)
+        self._next_track_id += k
+        return slots
+
+    def _set_identity(self, slot: int, batch: MeasurementBatch, obs: int) -> None:
+        key = batch.identity[obs]
+        self._by_identity[key] = slot
+        if batch.kind[obs] == KIND_REMOTE_ID:
+            self.uas_id[slot] = key[4:]
+            self.track_class[slot] = _CLASS_DRONE
+        elif batch.kind[obs] == KIND_ADSB:
+            self.icao24[slot] = key[5:]
+            self.track_class[slot] = _CLASS_MANNED
+
+    # -- track management ----------------------------------------------------------------------
+    def _manage(self, alive_before: npt.NDArray[np.bool_], updated: npt.NDArray[np.bool_], t_now: float) -> list[int]:
+        cfg = self.config
+        active = self.status != _FREE
+        self.hits[active] = ((self.hits[active] << 1) | updated[active]) & self._hit_mask
+        confirm = (self.status == TENTATIVE) & (self._popcount[self.hits] >= cfg.confirm_m)
+        self.status[confirm] = CONFIRMED
+        lost: list[int] = []
+        lost.extend(self._merge_duplicates(updated))
+        age = t_now - self.last_update_t
+        dead = ((self.status == TENTATIVE) & (age > cfg.tentative_coast_s)) | (
+            (self.status == CONFIRMED) & (age > cfg.confirmed_coast_s)
+        )
+        dead_slots = np.flatnonzero(dead)
+        lost.extend(self.track_id[dead_slots[self.status[dead_slots] == CONFIRMED]].tolist())
+        self._free_slots(dead_slots)
+        return lost
+
+    def _merge_duplicates(self, updated: npt.NDArray[np.bool_]) -> list[int]:
+        """Absorb duplicates; returns the ids of confirmed tracks that were absorbed.
+
+        Only clear duplicates are merged in v1: a tentative track gated with a confirmed one, or
+        an identity-less track gated with a track that carries an identity (e.g. the radar track
+        of an airliner whose ADS-B track runs beside it). Two confirmed anonymous tracks are never
+        merged, because they may be two drones in close formation.
+        """
+        cfg = self.config
+        cand = np.flatnonzero(updated & (self.status != _FREE))
+        if cand.size < 2:
+            return []
+        a_idx, b_idx, _ = gate_pairs(
+            self.x[cand], self.P[cand], self.t[cand],
+            self.x[cand, :3], np.sqrt(np.maximum(np.diagonal(self.P[cand], axis1=1, axis2=2)[:, :3], 1e-6)), self.t[cand],
+            cfg.q_h, cfg.q_v, cfg.gate_chi2, exclude_same=True,
+        )
+        if a_idx.size == 0:
+            return []
+        sa, sb = cand[b_idx], cand[a_idx]  # pair (track sa, track sb as pseudo-observation)
+        close_vel = np.linalg.norm(self.x[sa, 3:] - self.x[sb, 3:], axis=1) <= cfg.merge_velocity_mps
+        absorbed: list[int] = []
+        gone: set[int] = set()
+        for a, b in zip(sa[close_vel].tolist(), sb[close_vel].tolist()):
+            if a in gone or b in gone or a == b:
+                continue
+            keep, drop = self._merge_choice(a, b)
+            if keep < 0:
+                continue
+            if self.uas_id[drop] is not None or self.icao24[drop] is not None:
+                for key in self._identity_keys(drop):
+                    self._by_identity[key] = keep
+                self.uas_id[keep] = self.uas_id[keep] or self.uas_id[drop]
+                self.icao24[keep] = self.icao24[keep] or self.icao24[drop]
+                self.track_class[keep] = self.track_class[drop]
+                self.uas_id[drop] = self.icao24[drop] = None
+            self.hits[keep] |= self.hits[drop]
+            if self.status[drop] == CONFIRMED:
+                absorbed.append(int(self.track_id[drop]))
+            gone.add(drop)
+        if gone:
+            self._free_slots(np.array(sorted(gone), dtype=np.int64))
+        return absorbed
+
+    def _merge_choice(self, a: int, b: int) -> tuple[int, int]:
+        ida = self.uas_id[a] or self.icao24[a]
+        idb = self.uas_id[b] or self.icao24[b]
+        if ida and idb:
+            return -1, -1  # two identities are two objects
+        conf_a, conf_b = self.status[a] == CONFIRMED, self.status[b] == CONFIRMED
+        if conf_a and conf_b and not (ida or idb):
+            return -1, -1
+        if conf_a != conf_b:
+            return (a, b) if conf_a else (b, a)
+        # Both confirmed, one has an identity; or both tentative: keep the older id (stable ids).
+        return (a, b) if self.track_id[a] < self.track_id[b] else (b, a)
+
+    def _identity_keys(self, slot: int) -> list[str]:
+        keys = []
+        if self.uas_id[slot] is not None:
+            keys.append("uas:" + self.uas_id[slot])
+        if self.icao24[slot] is not None:
+            keys.append("icao:" + self.icao24[slot])
+        return keys
+
+    def _free_slots(self, slots: npt.NDArray[np.int64]) -> None:
+        for s in slots.tolist():
+            for key in self._identity_keys(s):
+                if self._by_identity.get(key) == s:
+                    del self._by_identity[key]
+            self.uas_id[s] = None
+            self.icao24[s] = None
+        self.status[slots] = _FREE
+        self.hits[slots] = 0
+        self._free.extend(sorted(slots.tolist(), reverse=True))
+
+    # -- output ------------------------------------------------------------------------------
+    def _output(self, updated: npt.NDArray[np.bool_], lost: list[int], t_now: float) -> TrackBatch:
+        out = np.flatnonzero(updated & (self.status == CONFIRMED))
+        out = out[np.argsort(self.track_id[out], kind="stable")]
+        x = self.x[out]
+        lat, lon, alt = self.frame.to_geodetic(x[:, 0], x[:, 1], x[:, 2])
+        return TrackBatch(
+            t=self.t[out].copy(),
+            track_id=self.track_id[out].copy(),
+            lat=lat,
+            lon=lon,
+            alt_m=alt,
+            vel_enu_mps=x[:, 3:].copy(),
+            track_class=[CLASS_NAMES[c] for c in self.track_class[out].tolist()],
+            uas_id=[self.uas_id[s] for s in out.tolist()],
+            icao24=[self.icao24[s] for s in out.tolist()],
+            operator_lat=self.operator_lat[out].copy(),
+            operator_lon=self.operator_lon[out].copy(),
+            lost_track_ids=sorted(lost),
+            step_time=t_now,
+        )
+
+    def close(self, t_now: float) -> list[int]:
+        """End of input: every remaining confirmed track is lost. Returns their ids."""
+        slots = np.flatnonzero(self.status != _FREE)
+        lost = sorted(self.track_id[slots[self.status[slots] == CONFIRMED]].tolist())
+        self._free_slots(slots)
+        return lost

@@ -1,0 +1,194 @@
+"""The pipeline engine: observations in, tracks and alert events out, one way through the stages.
+
+    sources --> [reorder + batch] --> fusion --> zones --> alerts --> store / sinks
+
+:class:`Pipeline` is push-driven and synchronous, so the same object serves the batch replay (as
+fast as the CPU allows, deterministic) and a live runner (which pushes as data arrives).
+Accepted observations are written to the store in the same transaction as the step that used
+them, so nothing accepted is lost when the pipeline is drained on shutdown.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+
+from skywarden.core.frame import LocalFrame
+from skywarden.core.records import AlertEvent, Observation, TrackBatch, Zone, encode_record
+from skywarden.alerts.manager import AlertManager
+from skywarden.fusion.measurements import MeasurementBatch, SensorDefaults
+from skywarden.fusion.tracker import Tracker, TrackerConfig
+from skywarden.sources.jsonl import IngestReport
+from skywarden.store.sqlite import EventStore
+from skywarden.zones.index import ZoneIndex
+
+__all__ = ["PipelineConfig", "Pipeline", "StepResult"]
+
+
+class PipelineConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """How observations are ordered and batched before the tracker. Seconds."""
+
+    batch_s: float = 1.0
+    """Length of one tracker step's time window."""
+    reorder_s: float = 2.0
+    """Observations may arrive up to this much out of time order; later ones are counted as late."""
+    max_empty_steps: int = 30
+    """Across a gap in the data, step the tracker through at most this many empty windows."""
+    exit_grace_s: float = 3.0
+    tracker: TrackerConfig = TrackerConfig()
+    sensors: SensorDefaults = SensorDefaults()
+
+
+@dataclass(slots=True)
+class StepResult:
+    tracks: TrackBatch
+    alerts: list[AlertEvent]
+
+
+@dataclass
+class PipelineStats:
+    steps: int = 0
+    observations: int = 0
+    late: int = 0
+    track_updates: int = 0
+    alerts_opened: int = 0
+    alert_events: int = 0
+    tracks_confirmed: set[int] = field(default_factory=set)
+
+
+class Pipeline:
+    """Reorder, batch, track, judge zones, raise alerts, store.
+
+    Args:
+        zones: the site's zones.
+        config: batching and tracker tuning.
+        frame: the site's ENU frame; when None, it is centred on the first observation.
+        store: where accepted observations, track updates and alert events are kept (optional).
+        on_step: called with each :class:`StepResult` (e.g. to write TRACKS/ALERTS files).
+        report: receives ``too_late`` rejects.
+    """
+
+    def __init__(
+        self,
+        zones: Sequence[Zone],
+        config: PipelineConfig | None = None,
+        *,
+        frame: LocalFrame | None = None,
+        store: EventStore | None = None,
+        on_step: Callable[[StepResult], None] | None = None,
+        report: IngestReport | None = None,
+        first_alert_id: int = 1,
+    ) -> None:
+        self.config = config or PipelineConfig()
+        self.zone_index = ZoneIndex(zones)
+        self.frame = frame
+        self.tracker: Tracker | None = Tracker(frame, self.config.tracker) if frame else None
+        self.alerts = AlertManager(
+            self.zone_index.ids, self.zone_index.allow_lists, self.config.exit_grace_s, first_alert_id=first_alert_id
+        )
+        self.store = store
+        self.on_step = on_step
+        self.report = report or IngestReport()
+        self.stats = PipelineStats()
+        self._heap: list[tuple[float, int, Observation, bytes | None]] = []
+        self._seq = 0
+        self._max_t = -math.inf
+        self._released_t = -math.inf
+        self._window_end: float | None = None
+        self._batch: list[Observation] = []
+        self._batch_raw: list[bytes | None] = []
+
+    # -- input -----------------------------------------------------------------------------
+    def push(self, obs: Observation, raw: bytes | None = None, line_no: int = 0) -> None:
+        """Accept one observation; ``raw`` is its JSON line as received (stored verbatim)."""
+        if obs.t < self._released_t:
+            self.stats.late += 1
+            self.report.accepted -= 1
+            self.report.reject(line_no, "too_late", f"t={obs.t} arrived after observations up to t={self._released_t} were processed (reorder window {self.config.reorder_s:g} s)")
+            return
+        heapq.heappush(self._heap, (obs.t, self._seq, obs, raw))
+        self._seq += 1
+        if obs.t > self._max_t:
+            self._max_t = obs.t
+            self._release(self._max_t - self.config.reorder_s)
+
+    def _release(self, until: float) -> None:
+        heap = self._heap
+        while heap and heap[0][0] <= until:
+            t, _, obs, raw = heapq.heappop(heap)
+            self._released_t = t
+            self._add_to_batch(obs, raw)
+
+    def _add_to_batch(self, obs: Observation, raw: bytes | None) -> None:
+        batch_s = self.config.batch_s
+        if self._window_end is None:
+            self._window_end = (math.floor(obs.t / batch_s) + 1) * batch_s
+        if obs.t >= self._window_end:
+            self._flush_window()
+            gap_windows = math.floor((obs.t - self._window_end) / batch_s)
+            for _ in range(min(gap_windows, self.config.max_empty_steps)):
+                self._window_end += batch_s
+                self._run_step([], [], self._window_end)
+            self._window_end = (math.floor(obs.t / batch_s) + 1) * batch_s
+        self._batch.append(obs)
+        self._batch_raw.append(raw)
+
+    def _flush_window(self) -> None:
+        assert self._window_end is not None
+        batch, raw = self._batch, self._batch_raw
+        self._batch, self._batch_raw = [], []
+        self._run_step(batch, raw, self._window_end)
+
+    # -- one step through the stages ------------------------------------------------------------
+    def _run_step(self, batch: list[Observation], raw: list[bytes | None], t_now: float) -> None:
+        if self.tracker is None:
+            if not batch:
+                return
+            first = batch[0]
+            self.frame = LocalFrame(first.lat, first.lon, 0.0, name="replay-enu")
+            self.tracker = Tracker(self.frame, self.config.tracker)
+        assert self.frame is not None
+        measurements = MeasurementBatch.from_observations(batch, self.frame, self.config.sensors)
+        tracks = self.tracker.step(measurements, t_now)
+        inside = self.zone_index.inside(tracks.lat, tracks.lon, tracks.alt_m)
+        events = self.alerts.process(tracks, inside)
+        self._deliver(batch, raw, tracks, events)
+
+    def _deliver(self, batch: list[Observation], raw: list[bytes | None], tracks: TrackBatch, events: list[AlertEvent]) -> None:
+        st = self.stats
+        st.steps += 1
+        st.observations += len(batch)
+        st.track_updates += len(tracks)
+        st.tracks_confirmed.update(tracks.track_id.tolist())
+        st.alert_events += len(events)
+        st.alerts_opened += sum(1 for e in events if e.state == "open")
+        if self.store is not None:
+            self.store.append_observations(
+                (o.t, o.kind, o.sensor, r if r is not None else encode_record(o)) for o, r in zip(batch, raw)
+            )
+            self.store.append_tracks(tracks)
+            self.store.append_alerts(events)
+            self.store.commit()
+        if self.on_step is not None:
+            self.on_step(StepResult(tracks, events))
+
+    # -- shutdown ----------------------------------------------------------------------------
+    def finish(self) -> None:
+        """Drain: process everything accepted, end all tracks, resolve open alerts, commit."""
+        self._release(math.inf)
+        if self._batch:
+            self._flush_window()
+        if self.tracker is not None and self._window_end is not None:
+            t_end = self._window_end
+            lost = self.tracker.close(t_end)
+            empty = self.tracker.step(MeasurementBatch.from_observations([], self.frame, self.config.sensors), t_end)  # type: ignore[arg-type]
+            empty.lost_track_ids = lost
+            events = self.alerts.process(empty, self.zone_index.inside(empty.lat, empty.lon, empty.alt_m))
+            events.extend(self.alerts.close(t_end))
+            self._deliver([], [], empty, events)
+        if self.store is not None:
+            self.store.commit()

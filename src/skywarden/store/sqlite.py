@@ -1,0 +1,158 @@
+"""The embedded event store: SQLite in WAL mode.
+
+It holds every accepted observation (as its JSON line, so nothing of the original is lost), every
+confirmed-track update and every alert event. Writes are batched: one transaction per pipeline
+step, committed before the step's outputs are considered delivered, so a normal shutdown or Ctrl-C
+(which lets the current step finish) loses nothing. WAL lets the API and other processes read
+while the pipeline writes.
+
+Example:
+    >>> store = EventStore(":memory:")
+    >>> store.append_observations([(1.7e9, "plot", "r1", b'{"kind":"plot"}')])
+    >>> store.commit(); store.count("observations")
+    1
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from skywarden.core.records import AlertEvent, TrackBatch
+
+__all__ = ["EventStore", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS observations (
+    id INTEGER PRIMARY KEY,
+    t REAL NOT NULL,            -- UNIX seconds UTC
+    kind TEXT NOT NULL,
+    sensor TEXT NOT NULL,
+    body TEXT NOT NULL          -- the observation JSON Lines v1 record
+);
+CREATE TABLE IF NOT EXISTS track_updates (
+    id INTEGER PRIMARY KEY,
+    t REAL NOT NULL,            -- state time, UNIX seconds UTC
+    track_id INTEGER NOT NULL,
+    lat REAL NOT NULL,          -- degrees, WGS84
+    lon REAL NOT NULL,
+    alt_m REAL NOT NULL,        -- metres above the WGS84 ellipsoid
+    vel_east_mps REAL NOT NULL,
+    vel_north_mps REAL NOT NULL,
+    vel_up_mps REAL NOT NULL,
+    class TEXT NOT NULL,
+    uas_id TEXT,
+    icao24 TEXT,
+    operator_lat REAL,
+    operator_lon REAL
+);
+CREATE TABLE IF NOT EXISTS alert_events (
+    id INTEGER PRIMARY KEY,
+    t REAL NOT NULL,
+    alert_id INTEGER NOT NULL,
+    zone_id TEXT NOT NULL,
+    track_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    uas_id TEXT,
+    reason TEXT
+);
+"""
+
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS observations_t ON observations (t);
+CREATE INDEX IF NOT EXISTS track_updates_track_t ON track_updates (track_id, t);
+CREATE INDEX IF NOT EXISTS track_updates_t ON track_updates (t);
+CREATE INDEX IF NOT EXISTS alert_events_alert ON alert_events (alert_id);
+"""
+
+
+class EventStore:
+    """Append-only store of observations, track updates and alert events.
+
+    Args:
+        path: the database file (created if absent), or ``":memory:"``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        # isolation_level=None: transactions are explicit (BEGIN ... COMMIT), one per step.
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._db.executescript(_INDEXES)
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._in_tx = False
+
+    def _begin(self) -> None:
+        if not self._in_tx:
+            self._db.execute("BEGIN")
+            self._in_tx = True
+
+    def append_observations(self, rows: Iterable[tuple[float, str, str, bytes | str]]) -> None:
+        """Rows of ``(t, kind, sensor, json_body)``."""
+        self._begin()
+        self._db.executemany(
+            "INSERT INTO observations (t, kind, sensor, body) VALUES (?, ?, ?, ?)",
+            ((t, k, s, b.decode() if isinstance(b, bytes) else b) for t, k, s, b in rows),
+        )
+
+    def append_tracks(self, batch: TrackBatch) -> None:
+        if not len(batch):
+            return
+        self._begin()
+        vel = batch.vel_enu_mps
+        op_lat = [None if v != v else v for v in batch.operator_lat.tolist()]
+        op_lon = [None if v != v else v for v in batch.operator_lon.tolist()]
+        self._db.executemany(
+            "INSERT INTO track_updates (t, track_id, lat, lon, alt_m, vel_east_mps, vel_north_mps, vel_up_mps,"
+            " class, uas_id, icao24, operator_lat, operator_lon) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            zip(
+                batch.t.tolist(), batch.track_id.tolist(), batch.lat.tolist(), batch.lon.tolist(), batch.alt_m.tolist(),
+                vel[:, 0].tolist(), vel[:, 1].tolist(), vel[:, 2].tolist(), batch.track_class,
+                batch.uas_id, batch.icao24, op_lat, op_lon,
+            ),
+        )
+
+    def append_alerts(self, events: Sequence[AlertEvent]) -> None:
+        if not events:
+            return
+        self._begin()
+        self._db.executemany(
+            "INSERT INTO alert_events (t, alert_id, zone_id, track_id, kind, state, uas_id, reason) VALUES (?,?,?,?,?,?,?,?)",
+            ((e.t, e.alert_id, e.zone_id, e.track_id, e.kind, e.state, e.uas_id, e.reason) for e in events),
+        )
+
+    def commit(self) -> None:
+        """Make everything appended so far durable (WAL, synchronous=NORMAL)."""
+        if self._in_tx:
+            self._db.execute("COMMIT")
+            self._in_tx = False
+
+    def count(self, table: str) -> int:
+        if table not in ("observations", "track_updates", "alert_events"):
+            raise ValueError(f"unknown table {table!r}")
+        return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def max_alert_id(self) -> int:
+        row = self._db.execute("SELECT max(alert_id) FROM alert_events").fetchone()
+        return int(row[0] or 0)
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        """Run a read-only query (for tools and tests)."""
+        return self._db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self.commit()
+        self._db.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
