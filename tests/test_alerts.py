@@ -1,0 +1,65 @@
+"""Alert lifecycle v1."""
+
+import numpy as np
+
+from skywarden.alerts.manager import AlertManager
+from skywarden.core.records import TrackBatch
+
+
+def batch(t, ids, classes=None, uas=None, lost=()):
+    n = len(ids)
+    return TrackBatch(
+        t=np.full(n, float(t)), track_id=np.array(ids, dtype=np.int64), lat=np.zeros(n), lon=np.zeros(n),
+        alt_m=np.zeros(n), vel_enu_mps=np.zeros((n, 3)), track_class=classes or ["unknown"] * n,
+        uas_id=uas or [None] * n, icao24=[None] * n, operator_lat=np.full(n, np.nan), operator_lon=np.full(n, np.nan),
+        lost_track_ids=list(lost), step_time=float(t),
+    )
+
+
+def inside(*rows):
+    return np.array(rows, dtype=bool).reshape(len(rows), -1)
+
+
+def test_one_alert_per_visit_and_resolution_after_leaving():
+    m = AlertManager(["Z"], [frozenset()], exit_grace_s=2.0)
+    events = []
+    seq = [True, True, True, False, False, False, True, True]
+    for k, flag in enumerate(seq):
+        events += m.process(batch(k, [7]), inside([flag]))
+    assert [(e.t, e.state, e.alert_id, e.reason) for e in events] == [
+        (0.0, "open", 1, "entered"),
+        (4.0, "resolved", 1, "left_zone"),
+        (6.0, "open", 2, "entered"),
+    ]
+
+
+def test_short_excursion_outside_does_not_flap():
+    m = AlertManager(["Z"], [frozenset()], exit_grace_s=3.0)
+    events = []
+    for k, flag in enumerate([True, False, True, False, True]):
+        events += m.process(batch(k, [1]), inside([flag]))
+    assert [e.state for e in events] == ["open"]
+
+
+def test_manned_aircraft_and_allow_listed_drones_raise_nothing():
+    m = AlertManager(["Z", "Y"], [frozenset({"OK"}), frozenset()])
+    b = batch(0, [1, 2, 3], classes=["manned_aircraft", "drone", "drone"], uas=[None, "OK", "BAD"])
+    events = m.process(b, inside([True, True], [True, True], [True, False]))
+    assert sorted((e.track_id, e.zone_id) for e in events) == [(2, "Y"), (3, "Z")]
+
+
+def test_lost_track_resolves_its_alerts():
+    m = AlertManager(["Z", "Y"], [frozenset(), frozenset()])
+    opened = m.process(batch(0, [4]), inside([True, True]))
+    assert len(opened) == 2
+    closed = m.process(batch(9, [], lost=[4]), np.zeros((0, 2), dtype=bool))
+    assert sorted((e.zone_id, e.state, e.reason, e.t) for e in closed) == [
+        ("Y", "resolved", "track_lost", 9.0), ("Z", "resolved", "track_lost", 9.0)]
+    assert m.open_count == 0
+
+
+def test_close_resolves_everything_and_ids_continue_after_restart():
+    m = AlertManager(["Z"], [frozenset()], first_alert_id=41)
+    e = m.process(batch(0, [1, 2]), inside([True], [True]))
+    assert [x.alert_id for x in e] == [41, 42]
+    assert [x.state for x in m.close(10.0)] == ["resolved", "resolved"]

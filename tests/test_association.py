@@ -1,0 +1,71 @@
+"""Gating and GNN assignment on constructed ambiguities."""
+
+import numpy as np
+
+from skywarden.fusion.association import assign_gnn, gate_pairs
+
+
+def _tracks(positions, velocities=None, sigma=10.0):
+    n = len(positions)
+    x = np.zeros((n, 6))
+    x[:, :3] = positions
+    if velocities is not None:
+        x[:, 3:] = velocities
+    P = np.tile(np.diag([sigma**2] * 3 + [1.0] * 3), (n, 1, 1))
+    return x, P, np.zeros(n)
+
+
+def test_gate_keeps_near_pairs_and_drops_far_ones():
+    x, P, t = _tracks([[0, 0, 100], [1000, 0, 100]])
+    z = np.array([[5.0, 0, 100], [5000, 0, 100]])
+    o, k, cost = gate_pairs(x, P, t, z, np.full((2, 3), 10.0), np.zeros(2), 1.0, 1.0, 16.27)
+    assert list(zip(o.tolist(), k.tolist())) == [(0, 0)]
+    assert cost.shape == (1,)
+
+
+def test_gate_predicts_each_track_to_the_observation_time():
+    x, P, t = _tracks([[0, 0, 100]], velocities=[[30, 0, 0]])
+    z = np.array([[300.0, 0, 100]])  # where the track is 10 s later
+    o, _, _ = gate_pairs(x, P, t, z, np.full((1, 3), 10.0), np.array([10.0]), 0.1, 0.1, 16.27)
+    assert o.tolist() == [0]
+    o, _, _ = gate_pairs(x, P, t, z, np.full((1, 3), 10.0), np.array([0.0]), 0.1, 0.1, 16.27)
+    assert o.tolist() == []
+
+
+def test_gnn_resolves_a_contested_observation_globally():
+    # Track 0 is closest to both observations; the global optimum gives obs 1 to track 1.
+    o = np.array([0, 0, 1, 1])
+    k = np.array([0, 1, 0, 1])
+    cost = np.array([1.0, 10.0, 2.0, 3.0])
+    mo, mk = assign_gnn(o, k, cost)
+    assert dict(zip(mo.tolist(), mk.tolist())) == {0: 0, 1: 1}
+
+
+def test_gnn_crossing_targets_keep_their_tracks():
+    # Two tracks crossing: at the crossing the predicted positions separate along velocity.
+    x, P, t = _tracks([[-50, 0, 100], [50, 0, 100]], velocities=[[20, 0, 0], [-20, 0, 0]], sigma=5.0)
+    z = np.array([[-30.0, 0, 100], [30.0, 0, 100]])  # both 1 s later; obs 0 from track 0
+    o, k, c = gate_pairs(x, P, t, z, np.full((2, 3), 5.0), np.ones(2), 0.5, 0.5, 16.27)
+    mo, mk = assign_gnn(o, k, c)
+    assert dict(zip(mo.tolist(), mk.tolist())) == {0: 0, 1: 1}
+
+
+def test_gnn_close_formation_assigns_one_to_one():
+    x, P, t = _tracks([[0, 0, 100], [30, 0, 100], [60, 0, 100]], sigma=15.0)
+    z = np.array([[62.0, 0, 100], [1.0, 0, 100], [29.0, 0, 100]])
+    o, k, c = gate_pairs(x, P, t, z, np.full((3, 3), 10.0), np.zeros(3), 1.0, 1.0, 16.27)
+    mo, mk = assign_gnn(o, k, c)
+    assert dict(zip(mo.tolist(), mk.tolist())) == {0: 2, 1: 0, 2: 1}
+
+
+def test_gnn_prefers_more_matches_over_lower_cost():
+    o = np.array([0, 0, 1])
+    k = np.array([0, 1, 0])
+    cost = np.array([0.0, 5.0, 0.1])
+    mo, mk = assign_gnn(o, k, cost)
+    assert sorted(zip(mo.tolist(), mk.tolist())) == [(0, 1), (1, 0)]
+
+
+def test_gnn_empty():
+    mo, mk = assign_gnn(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    assert mo.size == 0 and mk.size == 0
