@@ -73,9 +73,18 @@ class IngestReport:
         return Counter(self.rejected_by_reason)
 
 
-def classify_error(exc: Exception) -> str:
-    """Map a msgspec decoding error to a reject reason."""
+def classify_error(exc: Exception, raw: bytes | None = None) -> str:
+    """Map a msgspec decoding error to a reject reason.
+
+    msgspec validates while it parses, so a truncated line can fail on a field before the parser
+    reaches the broken end; ``raw`` lets such a line be reported as ``invalid_json``.
+    """
     if isinstance(exc, msgspec.ValidationError):
+        if raw is not None:
+            try:
+                msgspec.json.decode(raw)
+            except msgspec.DecodeError:
+                return "invalid_json"
         msg = str(exc)
         if msg.startswith("Object missing required field"):
             return "missing_field"
@@ -158,7 +167,7 @@ def read_observations(
         try:
             obs = decode_observation(raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            report.reject(line_no, classify_error(exc), str(exc))
+            report.reject(line_no, classify_error(exc, raw), str(exc))
         else:
             yield from emit(outliers.push(line_no, obs, raw.rstrip(b"\r\n")))
         if should_stop is not None and should_stop():
