@@ -201,6 +201,16 @@ def _zones(path: Path) -> Path:
     return path
 
 
+def _run(tmp_path: Path, truth: list, tracks: list, alerts: list = (), truth_extra: tuple[str, ...] = ()):
+    """Evaluate the given rows against the test zones."""
+    return evaluate_files(
+        _write_jsonl(tmp_path / "truth.jsonl", truth, truth_extra),
+        _write_jsonl(tmp_path / "tracks.jsonl", tracks),
+        _write_jsonl(tmp_path / "alerts.jsonl", list(alerts)),
+        _zones(tmp_path / "zones.geojson"),
+    )
+
+
 @pytest.fixture
 def alert_run(tmp_path: Path):
     """Three drones fly east through Z1 at 10 m/s, an airliner west over it; tracks follow 5 m off.
@@ -227,6 +237,8 @@ def alert_run(tmp_path: Path):
         _alert(T0 + 50.5, 3, 14),  # the airliner
         _alert(T0 + 60.5, 4, 99),  # clutter
         _alert(T0 + 70.5, 6, 11, zone_id="Z2"),  # D1 is nowhere near Z2
+        _alert(T0 + 20.5, 7, 11),  # more than 10 s before D1's entry
+        _alert(T0 + 95.5, 8, 11),  # more than 5 s after D1's exit
         _alert(T0 + 91.5, 1, 11, state="resolved"),
     ]
     bad_truth = ("garbage", '{"t": 1764201600, "target_id": "X"}',
@@ -274,8 +286,10 @@ def test_false_alerts_name_aircraft_clutter_and_wrong_zone(alert_run):
         3: ("A1", "manned_aircraft", "manned_aircraft"),
         4: (None, None, "no target"),
         6: ("D1", "drone", "drone outside zone"),
+        7: ("D1", "drone", "drone outside zone"),
+        8: ("D1", "drone", "drone outside zone"),
     }
-    assert alert_run.alerts.open_alerts == 6
+    assert alert_run.alerts.open_alerts == 8
 
 
 def test_second_alert_on_one_entry_is_a_duplicate(alert_run):
@@ -287,7 +301,7 @@ def test_malformed_lines_are_skipped_and_counted(alert_run):
     inputs = alert_run.inputs
     assert (inputs["truth"].skipped, inputs["truth"].records) == (3, 4 * 121)
     assert (inputs["tracks"].skipped, inputs["tracks"].records) == (3, 4 * 118 + 11)
-    assert (inputs["alerts"].skipped, inputs["alerts"].records) == (1, 7)
+    assert (inputs["alerts"].skipped, inputs["alerts"].records) == (1, 9)
     assert inputs["truth"].errors[0].startswith(f"line {4 * 121 + 1}: ")
 
 
@@ -321,12 +335,7 @@ def handover_run(tmp_path: Path):
     truth = [_truth(T0 + k, "T", "drone", (0.0, 0.0, 100.0), (0, 0, 0)) for k in range(21)]
     tracks = [_track(T0 + k + 0.5, 1, (10.0, 0.0, 100.0), (0, 0, 0)) for k in range(10)]
     tracks += [_track(T0 + k, 2, (0.0, 20.0, 100.0), (0, 0, 0)) for k in range(10, 21)]
-    return evaluate_files(
-        _write_jsonl(tmp_path / "truth.jsonl", truth),
-        _write_jsonl(tmp_path / "tracks.jsonl", tracks),
-        _write_jsonl(tmp_path / "alerts.jsonl", []),
-        _zones(tmp_path / "zones.geojson"),
-    )
+    return _run(tmp_path, truth, tracks)
 
 
 def test_gospa_per_scan_follows_track_ages(handover_run):
@@ -354,10 +363,47 @@ def test_tracks_are_extrapolated_to_the_scan_time(tmp_path: Path):
     # A target flies east at 10 m/s; its track reports the exact state only every 2.5 s.
     truth = [_truth(T0 + k, "T", "drone", (-100.0 + 10 * k, 0.0, 100.0), (10.0, 0, 0)) for k in range(20)]
     tracks = [_track(T0 + s, 1, (-100.0 + 10 * s, 0.0, 100.0), (10.0, 0, 0)) for s in np.arange(0, 20, 2.5)]
-    report = evaluate_files(
-        _write_jsonl(tmp_path / "truth.jsonl", truth),
-        _write_jsonl(tmp_path / "tracks.jsonl", tracks),
-        _write_jsonl(tmp_path / "alerts.jsonl", []),
-        _zones(tmp_path / "zones.geojson"),
-    )
+    report = _run(tmp_path, truth, tracks)
     assert max(s.gospa for s in report.gospa.per_scan) < 0.05
+
+
+def test_repeated_truth_line_is_one_target(tmp_path: Path):
+    truth = [_truth(T0 + k, "T", "drone", (0.0, 0.0, 100.0), (0, 0, 0)) for k in range(3)]
+    tracks = [_track(T0 + k, 1, (0.0, 0.0, 100.0), (0, 0, 0)) for k in range(3)]
+    report = _run(tmp_path, truth + truth[1:2], tracks)
+    assert [(s.missed, s.false) for s in report.gospa.per_scan] == [(0, 0)] * 3
+
+
+def test_alert_from_an_unassigned_second_track_falls_back_to_the_nearest_target(tmp_path: Path):
+    # Track 11 follows D1 5 m off and wins every GOSPA assignment; track 21, 30 m off, never does,
+    # yet its alert must still be credited to D1's entry (t0+31). Track 777 never existed.
+    at = lambda s: (-605.0 + 10 * s, 0.0, 100.0)  # noqa: E731
+    truth = [_truth(T0 + k, "D1", "drone", at(k), (10.0, 0, 0), uas_id="RID-D1") for k in range(60)]
+    tracks = [_track(T0 + k, 11, np.add(at(k), (0, 5, 0)), (10.0, 0, 0)) for k in range(60)]
+    tracks += [_track(T0 + k, 21, np.add(at(k), (0, 30, 0)), (10.0, 0, 0)) for k in range(30, 40)]
+    report = _run(tmp_path, truth, tracks, [_alert(T0 + 33.0, 1, 21), _alert(T0 + 34.0, 2, 777)])
+    assert all(21 not in s.assignment.values() for s in report.gospa.per_scan)
+    (entry,) = report.alerts.entries
+    assert (entry.alert_id, entry.delay_s) == (1, pytest.approx(2.0))
+    assert [(f.alert_id, f.reason) for f in report.alerts.false_alerts] == [(2, "no target")]
+
+
+def test_alert_between_two_visits_goes_to_the_nearer_one(tmp_path: Path):
+    # D1 is in Z1 for t0+0..9 s, out for 10..12 s, in again for 13..30 s. An alert at t0+13.5 is
+    # within 5 s of the first exit but belongs to the second entry.
+    at = lambda k: (1000.0 if 10 <= k <= 12 else 0.0, 0.0, 100.0)  # noqa: E731
+    truth = [_truth(T0 + k, "D1", "drone", at(k), (0, 0, 0), uas_id="RID-D1") for k in range(31)]
+    tracks = [_track(T0 + k, 11, at(k), (0, 0, 0)) for k in range(31)]
+    report = _run(tmp_path, truth, tracks, [_alert(T0 + 0.5, 1, 11), _alert(T0 + 13.5, 2, 11)])
+    entries = [(e.entry_t - T0, e.exit_t - T0, e.alert_id, e.delay_s) for e in report.alerts.entries]
+    assert entries == [(0.0, 9.0, 1, 0.5), (13.0, 30.0, 2, 0.5)]
+    assert report.alerts.duplicates == [] and report.alerts.recall == 1.0
+
+
+def test_empty_inputs_give_an_empty_report(tmp_path: Path):
+    report = _run(tmp_path, [], [], [_alert(T0, 1, 5)], truth_extra=("not json",))
+    assert (report.gospa.scans, report.gospa.mean, report.gospa.id_switches) == (0, None, 0)
+    assert (report.alerts.expected, report.alerts.recall, report.alerts.delay_mean_s) == (0, None, None)
+    assert [f.reason for f in report.alerts.false_alerts] == ["no target"]
+    assert "recall n/a" in format_report(report)
+    assert report.inputs["truth"].skipped == 1

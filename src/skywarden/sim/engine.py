@@ -1,0 +1,614 @@
+"""The simulation engine: target motion, then what each sensor reports.
+
+Motion. Every target's path is piecewise linear in the site's ENU frame, stored as *knots*
+(time, position) and interpolated; a hover is two knots at the same place. Waypoint routes
+become knots directly (constant speed along each 3D leg); birds get a random wandering route.
+All targets' knots are packed into one array so that any set of (target, time) pairs is
+evaluated in a few vectorised numpy operations (:meth:`Trajectories.state`).
+
+Sensing. Each sensor turns (target, time) pairs into measurements:
+
+* radar: one look per target per scan, at the moment the beam's azimuth (clockwise from north,
+  at north when the scan starts) crosses the target; detected with probability ``pd``; Gaussian
+  ENU noise; plus Poisson clutter uniform over the coverage disc;
+* Remote ID / ADS-B receiver: one message per ``period_s`` from each broadcasting drone /
+  manned aircraft in horizontal range, at a per-target phase; Gaussian position noise; true
+  velocity as speed, track and vertical speed.
+
+Randomness comes from :class:`numpy.random.SeedSequence` streams keyed by the seed and an id:
+one per target (bird route, broadcast phase) and three independent ones per sensor (detection,
+noise, clutter). So changing one sensor's clutter changes nothing else, truth depends only on
+the targets and the seed, never on sensors, and adding a target or sensor leaves the others'
+random draws as they were.
+
+Approximations: the ENU frame is the site's, so far from the origin "north" and "up" tilt
+slightly (about 0.01 degree per km); coverage is a horizontal disc with no terrain masking or
+minimum elevation; Pd does not depend on range or target size.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+
+from skywarden.core.frame import LocalFrame
+from skywarden.core.records import AdsbObservation, Observation, PlotObservation, RemoteIdObservation, Zone
+from skywarden.sim.scenario import (
+    AdsbReceiver,
+    BirdTarget,
+    DroneTarget,
+    KIND_OF,
+    MannedAircraftTarget,
+    RadarSensor,
+    RemoteIdReceiver,
+    Scenario,
+    Target,
+)
+from skywarden.sim.files import TruthSample
+
+__all__ = ["Trajectories", "SimulationResult", "simulate", "build_trajectories"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: Pairs evaluated per vectorised batch: bounds peak memory (about 1 kB per pair in temporaries)
+#: while keeping numpy's per-call overhead negligible.
+_BATCH = 1 << 18
+
+#: Longest straight ENU chord a route leg is flown as, metres (see :func:`_densify`).
+_MAX_CHORD_M = 1_000.0
+
+# Observation kinds in the packed table.
+_PLOT, _REMOTE_ID, _ADSB = 0, 1, 2
+
+# Output rounding: far below any sensor's noise, and it keeps the JSON short
+# (1e-7 degree is about 1 cm; 1 microsecond).
+_DECIMALS = {"t": 6, "latlon": 7, "alt": 2, "vel": 3, "deg": 2}
+
+
+# ----------------------------------------------------------------------------------- motion
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """Piecewise-linear ENU trajectories of all targets, packed for vectorised lookup.
+
+    Attributes:
+        knot_t: ``(K,)`` knot times, scenario seconds; each target's run is non-decreasing.
+        knot_p: ``(K, 3)`` knot positions, ENU metres.
+        first: ``(N,)`` index of each target's first knot; its knots are ``first[i] : first[i] + count[i]``.
+        count: ``(N,)`` number of knots per target, at least 2.
+        t_start: ``(N,)`` when each target appears, scenario seconds.
+        t_end: ``(N,)`` when it disappears (exclusive), scenario seconds.
+    """
+
+    knot_t: FloatArray
+    knot_p: FloatArray
+    first: IntArray
+    count: IntArray
+    t_start: FloatArray
+    t_end: FloatArray
+
+    @cached_property
+    def _span(self) -> float:
+        # A power of two above every knot time: target * span + t is then one sorted key
+        # over all targets, so one searchsorted finds every pair's segment.
+        return float(2.0 ** math.ceil(math.log2(max(float(self.knot_t.max(initial=0.0)), 1.0) + 2.0)))
+
+    @cached_property
+    def _keys(self) -> FloatArray:
+        owner = np.repeat(np.arange(self.first.size), self.count)
+        return owner * self._span + self.knot_t
+
+    def state(self, idx: IntArray, t: FloatArray) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+        """Positions and velocities of targets ``idx`` at scenario times ``t`` (same length).
+
+        Returns:
+            ``(pos, vel, alive)``: ENU metres ``(M, 3)``, ENU m/s ``(M, 3)`` (the velocity of the
+            segment being flown, zero when hovering), and whether the target exists at ``t``.
+            Outside its lifetime a target's position is clamped to its route's ends.
+        """
+        t_clamped = np.clip(t, 0.0, self._span - 1.0)
+        seg = np.searchsorted(self._keys, idx * self._span + t_clamped, side="right") - 1
+        seg = np.clip(seg, self.first[idx], self.first[idx] + self.count[idx] - 2)
+        t0, t1 = self.knot_t[seg], self.knot_t[seg + 1]
+        p0, p1 = self.knot_p[seg], self.knot_p[seg + 1]
+        dt = t1 - t0
+        moving = dt > 0.0
+        safe_dt = np.where(moving, dt, 1.0)
+        frac = np.clip((t - t0) / safe_dt, 0.0, 1.0)
+        vel = np.where(moving[:, None], (p1 - p0) / safe_dt[:, None], 0.0)
+        pos = p0 + frac[:, None] * (p1 - p0)
+        alive = (t >= self.t_start[idx]) & (t < self.t_end[idx])
+        return pos, vel, alive
+
+
+def _densify(target: DroneTarget | MannedAircraftTarget, frame: LocalFrame) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The route as ENU points with, for each, the speed of the leg ending there and the hover after it.
+
+    Legs longer than :data:`_MAX_CHORD_M` are split, interpolating latitude, longitude and
+    altitude linearly, so that a level leg stays level: a single straight ENU chord would sag
+    below the start and end altitude (by about 20 m mid-way along 30 km) because the Earth curves.
+    """
+    wps = target.waypoints
+    lat = np.array([w.lat for w in wps])
+    lon = np.array([w.lon for w in wps])
+    alt = np.array([w.alt_m for w in wps])
+    e, n, _ = frame.to_enu(lat, lon, alt)
+    pieces = np.maximum(1, np.ceil(np.hypot(np.diff(e), np.diff(n)) / _MAX_CHORD_M)).astype(np.int64)
+    # Fractions along each leg: leg j contributes pieces[j] points, ending exactly at waypoint j+1.
+    leg = np.repeat(np.arange(len(wps) - 1), pieces)
+    frac = (np.arange(leg.size) - np.repeat(np.cumsum(pieces) - pieces, pieces) + 1) / pieces[leg]
+
+    def lerp(v: FloatArray) -> FloatArray:
+        return np.concatenate([v[:1], v[leg] + frac * (v[leg + 1] - v[leg])])
+
+    points = np.column_stack(frame.to_enu(lerp(lat), lerp(lon), lerp(alt)))
+    default = target.speed_mps if target.speed_mps is not None else math.nan
+    leg_speed = np.array([w.speed_mps if w.speed_mps is not None else default for w in wps])
+    at_waypoint = np.concatenate([[True], frac == 1.0])
+    owner = np.concatenate([[0], leg + 1])  # the waypoint each point's leg ends at
+    hover = np.where(at_waypoint, np.array([w.hover_s for w in wps])[owner], 0.0)
+    return points, leg_speed[owner], hover
+
+
+def route_knots(target: DroneTarget | MannedAircraftTarget, frame: LocalFrame) -> tuple[FloatArray, FloatArray]:
+    """Knot times (scenario s) and ENU positions (m) of a waypoint route, hovers included."""
+    points, speed, hover = _densify(target, frame)
+    times: list[float] = [target.start_s]
+    knots: list[FloatArray] = [points[0]]
+    for j in range(len(points)):
+        if j > 0:
+            times.append(times[-1] + float(np.linalg.norm(points[j] - points[j - 1])) / speed[j])
+            knots.append(points[j])
+        if hover[j] > 0.0:
+            times.append(times[-1] + float(hover[j]))
+            knots.append(points[j])
+    if len(times) == 1:  # a lone waypoint with no hover: it stays there until end_s
+        assert target.end_s is not None  # guaranteed by scenario validation
+        times.append(target.end_s)
+        knots.append(points[0])
+    return np.asarray(times), np.vstack(knots)
+
+
+def bird_knots(bird: BirdTarget, frame: LocalFrame, end_s: float, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
+    """A wandering route: short straight stretches with random turns, speed and climb.
+
+    Birds turn every 2-8 s by a normally distributed angle (sd 50 degrees), change speed by up to
+    +-40 %, stay within ``wander_radius_m`` of their centre (they turn back towards it when they
+    would leave) and within 30 m of its altitude. Knot times in scenario seconds, positions ENU m.
+    """
+    ce, cn, cu = (float(v[0]) for v in frame.to_enu([bird.position.lat], [bird.position.lon], [bird.position.alt_m]))
+    radius = bird.wander_radius_m
+    # Start somewhere inside the disc, heading anywhere.
+    r0, a0 = radius * math.sqrt(rng.random()) * 0.5, rng.uniform(0.0, 2 * math.pi)
+    pos = np.array([ce + r0 * math.sin(a0), cn + r0 * math.cos(a0), cu])
+    heading = rng.uniform(0.0, 2 * math.pi)
+    t = bird.start_s
+    times, knots = [t], [pos.copy()]
+    while t < end_s:
+        leg_s = rng.uniform(2.0, 8.0)
+        speed = bird.speed_mps * rng.uniform(0.6, 1.4)
+        heading += rng.normal(0.0, math.radians(50.0))
+        step = speed * leg_s * np.array([math.sin(heading), math.cos(heading)])
+        if math.hypot(pos[0] + step[0] - ce, pos[1] + step[1] - cn) > radius:
+            # Turn back towards the centre (with some scatter) rather than leaving the area.
+            heading = math.atan2(ce - pos[0], cn - pos[1]) + rng.normal(0.0, math.radians(30.0))
+            step = speed * leg_s * np.array([math.sin(heading), math.cos(heading)])
+        climb = float(np.clip(pos[2] + rng.normal(0.0, 1.0) * leg_s, cu - 30.0, cu + 30.0)) - pos[2]
+        pos = pos + np.array([step[0], step[1], climb])
+        t += leg_s
+        times.append(t)
+        knots.append(pos.copy())
+    return np.asarray(times), np.vstack(knots)
+
+
+def build_trajectories(
+    targets: Sequence[Target], frame: LocalFrame, duration_s: float, motion_rngs: Sequence[np.random.Generator]
+) -> Trajectories:
+    """Pack every target's route into :class:`Trajectories` (bird routes drawn from ``motion_rngs``)."""
+    all_t: list[FloatArray] = []
+    all_p: list[FloatArray] = []
+    t_end = np.empty(len(targets))
+    for i, target in enumerate(targets):
+        latest = min(duration_s, target.end_s if target.end_s is not None else math.inf)
+        if isinstance(target, BirdTarget):
+            times, points = bird_knots(target, frame, latest, motion_rngs[i])
+        else:
+            times, points = route_knots(target, frame)
+        t_end[i] = min(latest, float(times[-1]))
+        all_t.append(times)
+        all_p.append(points)
+    count = np.array([len(t) for t in all_t], dtype=np.int64)
+    first = np.cumsum(count) - count
+    return Trajectories(
+        knot_t=np.concatenate(all_t) if all_t else np.zeros(0),
+        knot_p=np.vstack(all_p) if all_p else np.zeros((0, 3)),
+        first=first,
+        count=count,
+        t_start=np.array([t.start_s for t in targets], dtype=np.float64),
+        t_end=t_end,
+    )
+
+
+# ----------------------------------------------------------------------------------- sensing
+
+
+@dataclass(frozen=True)
+class _Block:
+    """Measurements in ENU, as columns (one row per observation) before conversion to WGS84."""
+
+    kind: int
+    sensor: int
+    target: IntArray  # -1 for clutter
+    t: FloatArray
+    pos: FloatArray  # (M, 3) ENU metres
+    vel: FloatArray  # (M, 3) ENU m/s, true velocity (zeros for plots)
+    sigma_h: float
+    sigma_v: float
+
+
+def _periodic_pairs(first: FloatArray, end: FloatArray, period: float) -> tuple[IntArray, FloatArray]:
+    """Every ``(i, first[i] + k * period)`` with k = 0, 1, ... and time before ``end[i]``."""
+    counts = np.maximum(np.ceil((end - first) / period), 0.0).astype(np.int64)
+    idx = np.repeat(np.arange(first.size), counts)
+    run_start = np.repeat(np.cumsum(counts) - counts, counts)
+    k = np.arange(idx.size) - run_start
+    return idx, first[idx] + k * period
+
+
+def _batches(n: int) -> Iterator[slice]:
+    for lo in range(0, n, _BATCH):
+        yield slice(lo, min(lo + _BATCH, n))
+
+
+def _sensor_enu(sensor: RadarSensor | RemoteIdReceiver | AdsbReceiver, frame: LocalFrame) -> FloatArray:
+    p = sensor.position
+    return np.array([float(v[0]) for v in frame.to_enu([p.lat], [p.lon], [p.alt_m])])
+
+
+def _azimuth_fraction(pos: FloatArray, origin: FloatArray) -> FloatArray:
+    """Azimuth from ``origin``, clockwise from north, as a fraction of a turn in [0, 1)."""
+    az = np.arctan2(pos[:, 0] - origin[0], pos[:, 1] - origin[1])
+    return np.mod(az / (2.0 * math.pi), 1.0)
+
+
+def _radar_plots(
+    radar: RadarSensor,
+    sensor_index: int,
+    traj: Trajectories,
+    frame: LocalFrame,
+    duration_s: float,
+    streams: Sequence[np.random.Generator],
+) -> list[_Block]:
+    """Target plots and clutter of one rotating radar."""
+    det_rng, noise_rng, clutter_rng = streams
+    site = _sensor_enu(radar, frame)
+    period = radar.scan_period_s
+    sigma = np.array([radar.sigma_h_m, radar.sigma_h_m, radar.sigma_v_m])
+    blocks: list[_Block] = []
+    scan_first = np.floor(traj.t_start / period) * period
+    idx_all, scan_all = _periodic_pairs(scan_first, np.minimum(traj.t_end, duration_s), period)
+    for b in _batches(idx_all.size):
+        idx, scan_t = idx_all[b], scan_all[b]
+        # The beam meets the target when its azimuth equals the target's. The target barely
+        # moves in angle during a scan, so the fixed-point iteration (a first guess from the
+        # position at scan start, then two refinements) converges to well under 1 ms.
+        t = scan_t
+        for _ in range(3):
+            pos, _, _ = traj.state(idx, t)
+            t = scan_t + _azimuth_fraction(pos, site) * period
+        pos, _, alive = traj.state(idx, t)
+        in_cover = alive & (t < duration_s) & (np.hypot(pos[:, 0] - site[0], pos[:, 1] - site[1]) <= radar.range_m)
+        cand = np.flatnonzero(in_cover)
+        hit = cand[det_rng.random(cand.size) < radar.pd]
+        noisy = pos[hit] + noise_rng.standard_normal((hit.size, 3)) * sigma
+        blocks.append(_Block(_PLOT, sensor_index, idx[hit], t[hit], noisy, np.zeros_like(noisy), radar.sigma_h_m, radar.sigma_v_m))
+    blocks.append(_clutter(radar, sensor_index, site, frame, duration_s, clutter_rng))
+    return blocks
+
+
+def _clutter(
+    radar: RadarSensor, sensor_index: int, site: FloatArray, frame: LocalFrame, duration_s: float, rng: np.random.Generator
+) -> _Block:
+    """False plots: Poisson count per scan, uniform over the coverage disc and the height band."""
+    n_scans = math.ceil(duration_s / radar.scan_period_s)
+    per_scan = rng.poisson(radar.clutter_per_scan, n_scans)
+    scan_t = np.repeat(np.arange(n_scans) * radar.scan_period_s, per_scan)
+    m = scan_t.size
+    r = radar.range_m * np.sqrt(rng.random(m))  # sqrt: uniform in area, not in radius
+    az_frac = rng.random(m)
+    alt = radar.position.alt_m + radar.clutter_max_height_m * rng.random(m)
+    t = scan_t + az_frac * radar.scan_period_s
+    east = site[0] + r * np.sin(2 * math.pi * az_frac)
+    north = site[1] + r * np.cos(2 * math.pi * az_frac)
+    # The height band is in altitude, not ENU up (they differ by ~50 m at 25 km from the origin):
+    # find each plot's latitude/longitude, then go back to ENU at the drawn altitude.
+    lat, lon, _ = frame.to_geodetic(east, north, np.zeros(m))
+    pos = np.column_stack(frame.to_enu(lat, lon, alt))
+    keep = t < duration_s
+    return _Block(
+        _PLOT, sensor_index, np.full(int(keep.sum()), -1, dtype=np.int64), t[keep], pos[keep],
+        np.zeros((int(keep.sum()), 3)), radar.sigma_h_m, radar.sigma_v_m,
+    )
+
+
+def _broadcasts(
+    receiver: RemoteIdReceiver | AdsbReceiver,
+    sensor_index: int,
+    kind: int,
+    senders: IntArray,
+    phase: FloatArray,
+    traj: Trajectories,
+    frame: LocalFrame,
+    duration_s: float,
+    noise_rng: np.random.Generator,
+) -> list[_Block]:
+    """Messages received from the ``senders`` (target indices) in range, one per ``period_s``."""
+    site = _sensor_enu(receiver, frame)
+    period = receiver.period_s
+    sigma = np.array([receiver.sigma_h_m, receiver.sigma_h_m, receiver.sigma_v_m])
+    first = traj.t_start[senders] + phase[senders] * period
+    local, t_all = _periodic_pairs(first, np.minimum(traj.t_end[senders], duration_s), period)
+    idx_all = senders[local]
+    blocks = []
+    for b in _batches(idx_all.size):
+        idx, t = idx_all[b], t_all[b]
+        pos, vel, alive = traj.state(idx, t)
+        ok = alive & (np.hypot(pos[:, 0] - site[0], pos[:, 1] - site[1]) <= receiver.range_m)
+        noisy = pos[ok] + noise_rng.standard_normal((int(ok.sum()), 3)) * sigma
+        blocks.append(_Block(kind, sensor_index, idx[ok], t[ok], noisy, vel[ok], receiver.sigma_h_m, receiver.sigma_v_m))
+    return blocks
+
+
+# ------------------------------------------------------------------------------------ result
+
+
+@dataclass(frozen=True)
+class _ObservationTable:
+    """All observations as sorted columns (WGS84), materialised into records on demand."""
+
+    kind: npt.NDArray[np.int8]
+    sensor: IntArray
+    target: IntArray
+    t: FloatArray
+    lat: FloatArray
+    lon: FloatArray
+    alt: FloatArray
+    sigma_h: FloatArray
+    sigma_v: FloatArray
+    speed: FloatArray
+    track: FloatArray
+    vspeed: FloatArray
+
+
+@dataclass(frozen=True)
+class _TruthTable:
+    target: IntArray
+    t: FloatArray
+    lat: FloatArray
+    lon: FloatArray
+    alt: FloatArray
+    vel: FloatArray  # (M, 3)
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationResult:
+    """What :func:`simulate` produced.
+
+    ``observations`` and ``truth`` are built from packed columns the first time they are read
+    (a 1000-drone, 30-minute run has millions of records); :meth:`iter_observations` and
+    :meth:`iter_truth` stream them without keeping the lists.
+
+    Attributes:
+        scenario: the scenario simulated.
+        seed: the seed used.
+        frame: the site ENU frame at the scenario origin.
+        zones: the scenario's zones.
+    """
+
+    scenario: Scenario
+    seed: int
+    frame: LocalFrame
+    zones: list[Zone]
+    _obs: _ObservationTable
+    _truth: _TruthTable
+
+    @cached_property
+    def observations(self) -> list[Observation]:
+        """Every observation of every sensor, sorted by time (ties keep sensor order)."""
+        return list(self.iter_observations())
+
+    @cached_property
+    def truth(self) -> list[TruthSample]:
+        """Every target's true state each second while it exists, sorted by (t, target_id)."""
+        return list(self.iter_truth())
+
+    @property
+    def n_observations(self) -> int:
+        return int(self._obs.t.size)
+
+    @property
+    def n_truth(self) -> int:
+        return int(self._truth.t.size)
+
+    def counts(self) -> dict[str, int]:
+        """Numbers of records by kind: observations, plot, clutter, remote_id, adsb, truth, targets, zones."""
+        o = self._obs
+        return {
+            "observations": int(o.t.size),
+            "plot": int(np.count_nonzero(o.kind == _PLOT)),
+            "clutter": int(np.count_nonzero((o.kind == _PLOT) & (o.target < 0))),
+            "remote_id": int(np.count_nonzero(o.kind == _REMOTE_ID)),
+            "adsb": int(np.count_nonzero(o.kind == _ADSB)),
+            "truth": self.n_truth,
+            "targets": len(self.scenario.targets),
+            "zones": len(self.zones),
+        }
+
+    def iter_observations(self) -> Iterator[Observation]:
+        """The observations in time order, built one at a time."""
+        o = self._obs
+        sensor_ids = [s.id for s in self.scenario.sensors]
+        targets = self.scenario.targets
+        for lo in range(0, o.t.size, _BATCH):
+            sl = slice(lo, lo + _BATCH)
+            rows = zip(
+                o.kind[sl].tolist(), o.sensor[sl].tolist(), o.target[sl].tolist(), o.t[sl].tolist(),
+                o.lat[sl].tolist(), o.lon[sl].tolist(), o.alt[sl].tolist(), o.sigma_h[sl].tolist(),
+                o.sigma_v[sl].tolist(), o.speed[sl].tolist(), o.track[sl].tolist(), o.vspeed[sl].tolist(),
+            )
+            for kind, s, tg, t, lat, lon, alt, sh, sv, speed, track, vspeed in rows:
+                if kind == _PLOT:
+                    yield PlotObservation(t=t, sensor=sensor_ids[s], lat=lat, lon=lon, alt_m=alt, sigma_h_m=sh, sigma_v_m=sv)
+                elif kind == _REMOTE_ID:
+                    drone = targets[tg]
+                    assert isinstance(drone, DroneTarget) and drone.remote_id is not None
+                    operator = drone.remote_id.operator or drone.waypoints[0]
+                    yield RemoteIdObservation(
+                        t=t, sensor=sensor_ids[s], lat=lat, lon=lon, alt_m=alt, uas_id=drone.remote_id.uas_id,
+                        speed_mps=speed, track_deg=track, vspeed_mps=vspeed,
+                        operator_lat=operator.lat, operator_lon=operator.lon, h_acc_m=sh,
+                    )
+                else:
+                    aircraft = targets[tg]
+                    assert isinstance(aircraft, MannedAircraftTarget)
+                    yield AdsbObservation(
+                        t=t, sensor=sensor_ids[s], lat=lat, lon=lon, alt_m=alt, icao24=aircraft.icao24,
+                        callsign=aircraft.callsign, speed_mps=speed, track_deg=track,
+                    )
+
+    def iter_truth(self) -> Iterator[TruthSample]:
+        """The truth samples in (t, target_id) order, built one at a time."""
+        tr = self._truth
+        targets = self.scenario.targets
+        kinds = [KIND_OF[type(tg)] for tg in targets]
+        uas_ids = [tg.remote_id.uas_id if isinstance(tg, DroneTarget) and tg.remote_id else None for tg in targets]
+        icaos = [tg.icao24 if isinstance(tg, MannedAircraftTarget) else None for tg in targets]
+        for lo in range(0, tr.t.size, _BATCH):
+            sl = slice(lo, lo + _BATCH)
+            rows = zip(
+                tr.target[sl].tolist(), tr.t[sl].tolist(), tr.lat[sl].tolist(), tr.lon[sl].tolist(),
+                tr.alt[sl].tolist(), tr.vel[sl].tolist(),
+            )
+            for i, t, lat, lon, alt, (ve, vn, vu) in rows:
+                yield TruthSample(
+                    t=t, target_id=targets[i].id, kind=kinds[i], lat=lat, lon=lon, alt_m=alt,
+                    vel_east_mps=ve, vel_north_mps=vn, vel_up_mps=vu,
+                    uas_id=uas_ids[i], icao24=icaos[i], authorised=targets[i].authorised,
+                )
+
+
+def _concat(arrays: list[npt.NDArray], empty_shape: tuple[int, ...]) -> npt.NDArray:
+    return np.concatenate(arrays) if arrays else np.zeros(empty_shape)
+
+
+def _observation_table(blocks: list[_Block], frame: LocalFrame, start_time: float) -> _ObservationTable:
+    """Concatenate blocks (in generation order), convert to WGS84 and sort stably by time."""
+    sizes = [b.t.size for b in blocks]
+    t = _concat([b.t for b in blocks], (0,))
+    order = np.argsort(t, kind="stable")
+    pos = _concat([b.pos for b in blocks], (0, 3))[order]
+    vel = _concat([b.vel for b in blocks], (0, 3))[order]
+    lat, lon, alt = frame.to_geodetic(pos[:, 0], pos[:, 1], pos[:, 2])
+    speed = np.hypot(vel[:, 0], vel[:, 1])
+    track = np.mod(np.degrees(np.arctan2(vel[:, 0], vel[:, 1])), 360.0)
+    d = _DECIMALS
+    return _ObservationTable(
+        kind=np.repeat(np.array([b.kind for b in blocks], dtype=np.int8), sizes)[order],
+        sensor=np.repeat(np.array([b.sensor for b in blocks], dtype=np.int64), sizes)[order],
+        target=_concat([b.target for b in blocks], (0,)).astype(np.int64)[order],
+        t=np.round(start_time + t[order], d["t"]),
+        lat=np.round(lat, d["latlon"]),
+        lon=np.round(lon, d["latlon"]),
+        alt=np.round(alt, d["alt"]),
+        sigma_h=np.repeat(np.array([b.sigma_h for b in blocks]), sizes)[order],
+        sigma_v=np.repeat(np.array([b.sigma_v for b in blocks]), sizes)[order],
+        speed=np.round(speed, d["vel"]),
+        # round() can carry 359.999 up to 360.0, still a valid track (the bound is inclusive).
+        track=np.round(track, d["deg"]),
+        vspeed=np.round(vel[:, 2], d["vel"]),
+    )
+
+
+def _truth_table(traj: Trajectories, targets: Sequence[Target], frame: LocalFrame, start_time: float) -> _TruthTable:
+    """Each target's state at every whole second of scenario time while it exists."""
+    idx_all, t_all = _periodic_pairs(np.ceil(traj.t_start), traj.t_end, 1.0)
+    parts = []
+    for b in _batches(idx_all.size):
+        pos, vel, alive = traj.state(idx_all[b], t_all[b])
+        parts.append((idx_all[b][alive], t_all[b][alive], pos[alive], vel[alive]))
+    idx = _concat([p[0] for p in parts], (0,)).astype(np.int64)
+    t = _concat([p[1] for p in parts], (0,))
+    pos = _concat([p[2] for p in parts], (0, 3))
+    vel = _concat([p[3] for p in parts], (0, 3))
+    # Sort by (t, target_id): rank targets by id string, then lexsort on (rank, t).
+    rank = np.argsort(np.argsort(np.array([tg.id for tg in targets], dtype=object)))
+    order = np.lexsort((rank[idx], t)) if idx.size else np.zeros(0, dtype=np.int64)
+    lat, lon, alt = frame.to_geodetic(pos[order, 0], pos[order, 1], pos[order, 2])
+    d = _DECIMALS
+    return _TruthTable(
+        target=idx[order],
+        t=np.round(start_time + t[order], d["t"]),
+        lat=np.round(lat, d["latlon"]),
+        lon=np.round(lon, d["latlon"]),
+        alt=np.round(alt, d["alt"]),
+        vel=np.round(vel[order], d["vel"]),
+    )
+
+
+# ----------------------------------------------------------------------------------- driver
+
+_MOTION, _SENSING = 0, 1
+
+
+def _seed_for(seed: int, domain: int, name: str) -> np.random.SeedSequence:
+    """The seed sequence of one target's or sensor's streams: a function of its id, not its position in the list."""
+    return np.random.SeedSequence(seed, spawn_key=(domain, zlib.crc32(name.encode("utf-8"))))
+
+
+
+def simulate(scenario: Scenario, seed: int = 0) -> SimulationResult:
+    """Fly the scenario's targets and record what its sensors report.
+
+    Deterministic: the same scenario and seed give the same result, bit for bit.
+
+    Args:
+        scenario: a validated scenario (:func:`~skywarden.sim.load_scenario`).
+        seed: a non-negative integer seeding every random stream.
+    """
+    frame = LocalFrame(scenario.origin.lat, scenario.origin.lon, scenario.origin.alt_m, name=scenario.name)
+    targets, sensors = scenario.targets, scenario.sensors
+    motion_rngs = [np.random.default_rng(_seed_for(seed, _MOTION, t.id)) for t in targets]
+    # Each transmitter's phase within its message period: drawn once per target so that
+    # all receivers hear the same broadcast at the same moment.
+    phase = np.array([rng.random() for rng in motion_rngs])
+    traj = build_trajectories(targets, frame, scenario.duration_s, motion_rngs)
+    broadcasting = np.flatnonzero([isinstance(t, DroneTarget) and t.remote_id is not None for t in targets])
+    manned = np.flatnonzero([isinstance(t, MannedAircraftTarget) for t in targets])
+
+    blocks: list[_Block] = []
+    for j, sensor in enumerate(sensors):
+        # Independent detection, noise and clutter streams.
+        streams = [np.random.default_rng(s) for s in _seed_for(seed, _SENSING, sensor.id).spawn(3)]
+        if isinstance(sensor, RadarSensor):
+            blocks += _radar_plots(sensor, j, traj, frame, scenario.duration_s, streams)
+        elif isinstance(sensor, RemoteIdReceiver):
+            blocks += _broadcasts(sensor, j, _REMOTE_ID, broadcasting, phase, traj, frame, scenario.duration_s, streams[1])
+        else:
+            blocks += _broadcasts(sensor, j, _ADSB, manned, phase, traj, frame, scenario.duration_s, streams[1])
+
+    return SimulationResult(
+        scenario=scenario,
+        seed=seed,
+        frame=frame,
+        zones=list(scenario.zones),
+        _obs=_observation_table(blocks, frame, scenario.start_time),
+        _truth=_truth_table(traj, targets, frame, scenario.start_time),
+    )
