@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["STATE_DIM", "POSITION", "VELOCITY", "predict", "update", "position_innovation"]
+__all__ = ["STATE_DIM", "POSITION", "VELOCITY", "predict", "inflate", "update", "position_innovation"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -66,6 +66,21 @@ def predict(x: FloatArray, P: FloatArray, dt: FloatArray, q_h: float, q_v: float
     Pp[:, axis + 3, axis] += (a**2 / 2.0)[:, None] * q
     Pp[:, axis + 3, axis + 3] += a[:, None] * q
     return xp, Pp
+
+
+def inflate(P: FloatArray, tau: float, q_h: float, q_v: float) -> FloatArray:
+    """``P + Q(tau)``: the covariance widened by ``tau`` seconds of process noise, mean unchanged.
+
+    Used to open a manoeuvre gate for a track whose covariance has become too optimistic.
+    """
+    _, Pi = predict(np.zeros((P.shape[0], 6)), P, np.zeros(P.shape[0]), 0.0, 0.0)
+    q = _noise_density(q_h, q_v)
+    axis = np.arange(3)
+    Pi[:, axis, axis] += tau**3 / 3.0 * q
+    Pi[:, axis, axis + 3] += tau**2 / 2.0 * q
+    Pi[:, axis + 3, axis] += tau**2 / 2.0 * q
+    Pi[:, axis + 3, axis + 3] += tau * q
+    return Pi
 
 
 def update(

@@ -43,9 +43,9 @@ _CLASS_UNKNOWN, _CLASS_DRONE, _CLASS_MANNED = 0, 1, 2
 class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Tuning of tracker v1. Units: metres, seconds, m^2/s^3 for process noise."""
 
-    q_h: float = 4.0
+    q_h: float = 10.0
     """Horizontal process noise spectral density, m^2/s^3: small drones turn and stop sharply."""
-    q_v: float = 1.0
+    q_v: float = 4.0
     """Vertical process noise spectral density, m^2/s^3."""
     gate_chi2: float = 16.27
     """Mahalanobis gate on a 3-D position innovation (chi-square, 3 dof, P = 0.999)."""
@@ -59,6 +59,12 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True):
     init_vel_sigma_h_mps: float = 30.0
     """1-sigma prior on horizontal speed of a new track from a plot (small drones: 0-30 m/s)."""
     init_vel_sigma_v_mps: float = 5.0
+    manoeuvre_tau_s: float = 1.0
+    """How many seconds of manoeuvre noise widen the second-chance gate."""
+    manoeuvre_q_h: float = 100.0
+    manoeuvre_q_v: float = 10.0
+    """Process noise (m^2/s^3) of the second-chance gate for a confirmed track that missed its
+    plot (a manoeuvre), and of the test whether a new track continues a coasting one."""
     merge_velocity_mps: float = 10.0
     """Two tracks this close in velocity (and gated in position) are one object."""
 
@@ -196,33 +202,62 @@ class Tracker:
         return np.concatenate(touched) if touched else np.zeros(0, dtype=np.int64)
 
     def _step_plots(self, batch: MeasurementBatch, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        cfg = self.config
         candidates = np.flatnonzero(self.status != _FREE)
         obs_i, trk = self._associate(batch, idx, candidates)
         if obs_i.size:
             self._update(trk, batch, obs_i)
         rest = np.setdiff1d(idx, obs_i, assume_unique=True)
+        # Second chance for a confirmed track that got no plot: its object may be manoeuvring
+        # (a sharp turn of a fixed-wing drone) and its covariance too optimistic. Widen it by one
+        # step of manoeuvre-sized process noise and gate again; on a match the update uses the
+        # widened covariance, so the velocity catches up within a step or two instead of a new
+        # track splitting off.
+        idle = np.setdiff1d(candidates[self.status[candidates] == CONFIRMED], trk, assume_unique=True)
+        m_trk = np.zeros(0, dtype=np.int64)
+        if rest.size and idle.size:
+            saved = self.P[idle]
+            self.P[idle] = kalman.inflate(saved, self.config.manoeuvre_tau_s, cfg.manoeuvre_q_h, cfg.manoeuvre_q_v)
+            m_obs, m_trk = self._associate(batch, rest, idle)
+            unmatched = np.isin(idle, m_trk, invert=True)
+            self.P[idle[unmatched]] = saved[unmatched]
+            if m_obs.size:
+                self._update(m_trk, batch, m_obs)
+                rest = np.setdiff1d(rest, m_obs, assume_unique=True)
         new = self._initiate(batch, rest) if rest.size else np.zeros(0, dtype=np.int64)
-        return np.concatenate([trk, new])
+        return np.concatenate([trk, m_trk, new])
 
     def _associate(
-        self, batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64], slots: npt.NDArray[np.int64]
+        self,
+        batch: MeasurementBatch,
+        obs_idx: npt.NDArray[np.int64],
+        slots: npt.NDArray[np.int64],
+        q: tuple[float, float] | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """GNN between observations and track slots; returns matched (observation, slot) pairs."""
         if obs_idx.size == 0 or slots.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         cfg = self.config
+        q_h, q_v = q or (cfg.q_h, cfg.q_v)
         pair_o, pair_s, cost = gate_pairs(
             self.x[slots], self.P[slots], self.t[slots],
             batch.pos[obs_idx], batch.sigma[obs_idx], batch.t[obs_idx],
-            cfg.q_h, cfg.q_v, cfg.gate_chi2,
+            q_h, q_v, cfg.gate_chi2,
         )
         oi, si = assign_gnn(pair_o, pair_s, cost)
         return obs_idx[oi], slots[si]
 
-    def _update(self, slots: npt.NDArray[np.int64], batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64]) -> None:
+    def _update(
+        self,
+        slots: npt.NDArray[np.int64],
+        batch: MeasurementBatch,
+        obs_idx: npt.NDArray[np.int64],
+        q: tuple[float, float] | None = None,
+    ) -> None:
         cfg = self.config
+        q_h, q_v = q or (cfg.q_h, cfg.q_v)
         dt = batch.t[obs_idx] - self.t[slots]
-        x, P = kalman.predict(self.x[slots], self.P[slots], dt, cfg.q_h, cfg.q_v)
+        x, P = kalman.predict(self.x[slots], self.P[slots], dt, q_h, q_v)
         vel = batch.vel[obs_idx]
         has_vel = np.isfinite(vel)
         # Group by measurement model (which velocity components were reported).
@@ -300,6 +335,8 @@ class Tracker:
         self.hits[active] = ((self.hits[active] << 1) | updated[active]) & self._hit_mask
         confirm = (self.status == TENTATIVE) & (self._popcount[self.hits] >= cfg.confirm_m)
         self.status[confirm] = CONFIRMED
+        if confirm.any():
+            self._bridge_gaps(np.flatnonzero(confirm), updated)
         lost: list[int] = []
         lost.extend(self._merge_duplicates(updated))
         age = t_now - self.last_update_t
@@ -310,6 +347,40 @@ class Tracker:
         lost.extend(self.track_id[dead_slots[self.status[dead_slots] == CONFIRMED]].tolist())
         self._free_slots(dead_slots)
         return lost
+
+    def _bridge_gaps(self, newly_confirmed: npt.NDArray[np.int64], updated: npt.NDArray[np.bool_]) -> None:
+        """Give a newly confirmed track the id of the coasting track it continues.
+
+        A sharp manoeuvre or a few missed detections can make a track lose its object and a new
+        track start on it. When the new track confirms where a coasting confirmed track is
+        predicted to be (gated with a manoeuvre-sized process noise), it takes over that track's
+        id and identity, so the object keeps one id and its alerts continue.
+        """
+        cfg = self.config
+        coasting = np.flatnonzero((self.status == CONFIRMED) & ~updated)
+        coasting = np.setdiff1d(coasting, newly_confirmed, assume_unique=True)
+        if coasting.size == 0:
+            return
+        pos_sigma = np.sqrt(np.maximum(np.diagonal(self.P[newly_confirmed], axis1=1, axis2=2)[:, :3], 1e-6))
+        new_i, old_i, cost = gate_pairs(
+            self.x[coasting], self.P[coasting], self.t[coasting],
+            self.x[newly_confirmed, :3], pos_sigma, self.t[newly_confirmed],
+            cfg.manoeuvre_q_h, cfg.manoeuvre_q_v, cfg.gate_chi2,
+        )
+        new_i, old_i = assign_gnn(new_i, old_i, cost)
+        for n, o in zip(newly_confirmed[new_i].tolist(), coasting[old_i].tolist()):
+            id_new = self.uas_id[n] or self.icao24[n]
+            id_old = self.uas_id[o] or self.icao24[o]
+            if id_new and id_old and id_new != id_old:
+                continue
+            if id_old and not id_new:
+                for key in self._identity_keys(o):
+                    self._by_identity[key] = n
+                self.uas_id[n], self.icao24[n] = self.uas_id[o], self.icao24[o]
+                self.track_class[n] = self.track_class[o]
+                self.uas_id[o] = self.icao24[o] = None
+            self.track_id[n] = self.track_id[o]
+            self._free_slots(np.array([o], dtype=np.int64))
 
     def _merge_duplicates(self, updated: npt.NDArray[np.bool_]) -> list[int]:
         """Absorb duplicates; returns the ids of confirmed tracks that were absorbed.
