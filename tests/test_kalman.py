@@ -35,7 +35,8 @@ def test_scalar_update_matches_closed_form():
     x = np.zeros((1, 6))
     z = np.array([[10.0, 0.0, 0.0]])
     R = np.diag([25.0, 25, 25])[None]
-    xu, Pu, nis = kalman.update(x, P, z, R, (0, 1, 2))
+    xu, Pu, nis, logdet = kalman.update(x, P, z, R, (0, 1, 2))
+    assert logdet[0] == pytest.approx(3 * np.log(125.0))
     assert xu[0, 0] == pytest.approx(8.0)
     assert Pu[0, 0, 0] == pytest.approx(20.0)
     assert nis[0] == pytest.approx(100.0 / 125.0)
@@ -46,7 +47,7 @@ def test_update_with_velocity_measurement_corrects_velocity():
     x = np.zeros((1, 6))
     z = np.array([[0.0, 0.0, 0.0, 10.0, -10.0]])
     R = np.diag([25.0, 25, 25, 1, 1])[None]
-    xu, Pu, _ = kalman.update(x, P, z, R, (0, 1, 2, 3, 4))
+    xu, Pu, _, _ = kalman.update(x, P, z, R, (0, 1, 2, 3, 4))
     assert xu[0, 3] == pytest.approx(10.0 * 400 / 401)
     assert xu[0, 4] == pytest.approx(-10.0 * 400 / 401)
     assert Pu[0, 5, 5] == pytest.approx(400.0)  # vertical velocity unobserved
@@ -60,9 +61,9 @@ def test_batched_update_equals_one_by_one():
     P = A @ np.swapaxes(A, 1, 2) + np.eye(6)
     z = rng.normal(size=(k, 3))
     R = np.tile(np.eye(3) * 4.0, (k, 1, 1))
-    xb, Pb, _ = kalman.update(x, P, z, R, (0, 1, 2))
+    xb, Pb, _, _ = kalman.update(x, P, z, R, (0, 1, 2))
     for i in range(k):
-        xi, Pi, _ = kalman.update(x[i : i + 1], P[i : i + 1], z[i : i + 1], R[i : i + 1], (0, 1, 2))
+        xi, Pi, _, _ = kalman.update(x[i : i + 1], P[i : i + 1], z[i : i + 1], R[i : i + 1], (0, 1, 2))
         np.testing.assert_allclose(xb[i], xi[0])
         np.testing.assert_allclose(Pb[i], Pi[0])
 
@@ -88,6 +89,6 @@ def test_constant_velocity_filter_converges_on_noisy_track():
     for k in range(1, 60):
         x, P = kalman.predict(x, P, np.array([1.0]), 0.1, 0.1)
         z = (truth_v * k + rng.normal(0, 10, 3))[None]
-        x, P, _ = kalman.update(x, P, z, R, (0, 1, 2))
+        x, P, _, _ = kalman.update(x, P, z, R, (0, 1, 2))
     assert np.linalg.norm(x[0, 3:] - truth_v) < 2.0
     assert np.all(np.linalg.eigvalsh(P[0]) > 0)

@@ -115,3 +115,13 @@ def test_capacity_grows_beyond_initial_allocation():
     outs = run(tracker, steps)
     assert len(outs[-1]) == 20
     assert sorted(outs[-1].track_id.tolist()) == list(range(1, 21))
+
+
+def test_fast_radar_reports_several_scans_per_step_into_one_track():
+    tracker = Tracker(FRAME)
+    # A 4 Hz radar: four plots of one target per 1 s step.
+    steps = [[plot(T0 + k + 0.25 * j + 0.1, 10.0 * (k + 0.25 * j), 0) for j in range(4)] for k in range(4)]
+    outs = run(tracker, steps)
+    assert tracker.tracks_started == 1
+    assert len(outs[-1]) == 1
+    assert abs(outs[-1].vel_enu_mps[0, 0] - 10.0) < 3.0

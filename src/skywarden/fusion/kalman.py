@@ -96,7 +96,8 @@ def update(
         rows: which state components are measured (a linear, selecting H).
 
     Returns:
-        ``(x_updated, P_updated, nis)``: the normalised innovation squared per track.
+        ``(x_updated, P_updated, nis, logdet_S)``: the normalised innovation squared and the
+        log-determinant of the innovation covariance, per track (for the track score).
 
     The covariance uses the Joseph form, which stays symmetric positive definite.
     """
@@ -113,7 +114,8 @@ def update(
     Pu = IKH @ P @ np.swapaxes(IKH, 1, 2) + K @ R @ np.swapaxes(K, 1, 2)
     Pu = 0.5 * (Pu + np.swapaxes(Pu, 1, 2))
     nis = np.einsum("ki,ki->k", y, np.linalg.solve(S, y[:, :, None])[:, :, 0])
-    return xu, Pu, nis
+    _, logdet = np.linalg.slogdet(S)
+    return xu, Pu, nis, logdet
 
 
 def position_innovation(

@@ -39,6 +39,10 @@ class SensorDefaults(msgspec.Struct, frozen=True, kw_only=True):
     adsb_sigma_vel_mps: float = 3.0
     per_sensor: dict[str, tuple[float, float]] = {}
     """Plot sigmas ``(sigma_h_m, sigma_v_m)`` by sensor id, overriding the plot defaults."""
+    clutter_density_per_m3: float = 2e-11
+    """Expected false plots per cubic metre per scan (10 per scan over a 15 km radius, 600 m deep
+    is 2.4e-11); used by the track score."""
+    clutter_density_by_sensor: dict[str, float] = {}
 
 
 @dataclass(slots=True)
@@ -54,6 +58,7 @@ class MeasurementBatch:
         sigma: ``(n, 3)`` 1-sigma position error per axis, metres.
         vel: ``(n, 3)`` reported velocity, m/s (NaN where not reported).
         vel_sigma: ``(n,)`` 1-sigma velocity error, m/s.
+        clutter_density: ``(n,)`` the reporting sensor's false plots per m^3 per scan.
         operator_lat, operator_lon: operator position where broadcast, else NaN.
     """
 
@@ -67,6 +72,7 @@ class MeasurementBatch:
     vel_sigma: FloatArray
     operator_lat: FloatArray
     operator_lon: FloatArray
+    clutter_density: FloatArray
 
     def __len__(self) -> int:
         return int(self.t.size)
@@ -118,4 +124,9 @@ class MeasurementBatch:
         ve, vn = velocity_from_speed_track(speed, track)
         vel[:, 0] = ve
         vel[:, 1] = vn
-        return cls(t, kind, sensor, identity, pos, sigma, vel, vel_sigma, op_lat, op_lon)
+        by_sensor = defaults.clutter_density_by_sensor
+        if by_sensor:
+            clutter = np.fromiter((by_sensor.get(s, defaults.clutter_density_per_m3) for s in sensor), np.float64, n)
+        else:
+            clutter = np.full(n, defaults.clutter_density_per_m3)
+        return cls(t, kind, sensor, identity, pos, sigma, vel, vel_sigma, op_lat, op_lon, clutter)

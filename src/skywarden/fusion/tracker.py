@@ -20,9 +20,13 @@ and every operation is vectorised across tracks.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 import numpy as np
 import numpy.typing as npt
+
+from scipy.spatial import cKDTree
 
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import TrackBatch
@@ -37,6 +41,8 @@ CONFIRMED = 2
 _FREE = 0
 
 CLASS_NAMES = ("unknown", "drone", "manned_aircraft", "bird")
+_LN_2PI = float(np.log(2 * np.pi))
+_EARLIER_BIAS_PER_S = 40.0
 _CLASS_UNKNOWN, _CLASS_DRONE, _CLASS_MANNED = 0, 1, 2
 
 
@@ -49,9 +55,19 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Vertical process noise spectral density, m^2/s^3."""
     gate_chi2: float = 16.27
     """Mahalanobis gate on a 3-D position innovation (chi-square, 3 dof, P = 0.999)."""
+    confirmation: Literal["m_of_n", "score"] = "m_of_n"
+    """How a tentative track is confirmed: ``m_of_n`` updates, or a log-likelihood-ratio ``score``."""
     confirm_m: int = 3
     confirm_n: int = 5
-    """Confirm a track once it was updated in ``confirm_m`` of its last ``confirm_n`` steps."""
+    """``m_of_n``: confirm a track once it was updated in ``confirm_m`` of its last ``confirm_n`` steps."""
+    pd: float = 0.9
+    """``score``: probability of detection per step, for the track score."""
+    confirm_score: float = 11.5
+    """``score``: confirm at this log-likelihood ratio; ln(1/alpha) for a false-confirmation
+    probability alpha per tentative track (11.5 ~ 1e-5)."""
+    identity_score: float = 6.0
+    """``score``: evidence per Remote ID / ADS-B report (clutter carries no identity)."""
+    max_score: float = 50.0
     tentative_coast_s: float = 2.5
     """Delete a tentative track not updated for this long."""
     confirmed_coast_s: float = 8.0
@@ -59,6 +75,12 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True):
     init_vel_sigma_h_mps: float = 30.0
     """1-sigma prior on horizontal speed of a new track from a plot (small drones: 0-30 m/s)."""
     init_vel_sigma_v_mps: float = 5.0
+    max_scans_per_step: int = 4
+    """At most this many plots of one sensor update one track within one step."""
+    rescan_radius_m: float = 100.0
+    """Plots of one sensor closer than this within one step may be one new object seen twice."""
+    min_rescan_s: float = 0.15
+    """A plot this much newer than its track's update in the same step counts as the next scan."""
     manoeuvre_tau_s: float = 1.0
     """How many seconds of manoeuvre noise widen the second-chance gate."""
     manoeuvre_q_h: float = 100.0
@@ -97,6 +119,7 @@ class Tracker:
         self.t = np.zeros(capacity)
         self.status = np.zeros(capacity, dtype=np.int8)
         self.hits = np.zeros(capacity, dtype=np.int64)
+        self.score = np.zeros(capacity)
         self.track_id = np.zeros(capacity, dtype=np.int64)
         self.last_update_t = np.zeros(capacity)
         self.track_class = np.zeros(capacity, dtype=np.int8)
@@ -108,7 +131,7 @@ class Tracker:
     def _grow(self) -> None:
         old = self.x.shape[0]
         new = old * 2
-        arrays = ("x", "P", "t", "status", "hits", "track_id", "last_update_t", "track_class", "operator_lat", "operator_lon")
+        arrays = ("x", "P", "t", "status", "hits", "score", "track_id", "last_update_t", "track_class", "operator_lat", "operator_lon")
         saved = {name: getattr(self, name) for name in arrays}
         uas, icao = self.uas_id, self.icao24
         self._allocate(new)
@@ -224,8 +247,55 @@ class Tracker:
             if m_obs.size:
                 self._update(m_trk, batch, m_obs)
                 rest = np.setdiff1d(rest, m_obs, assume_unique=True)
-        new = self._initiate(batch, rest) if rest.size else np.zeros(0, dtype=np.int64)
-        return np.concatenate([trk, m_trk, new])
+        # A sensor faster than the step (a 4 Hz counter-drone radar) reports a target several
+        # times per step: a leftover plot clearly later than a track's update is its next scan.
+        done = np.concatenate([trk, m_trk])
+        later: list[npt.NDArray[np.int64]] = []
+        for _ in range(cfg.max_scans_per_step - 1):
+            if rest.size == 0 or done.size == 0:
+                break
+            r_obs, r_trk = self._associate(batch, rest, done, min_dt=cfg.min_rescan_s)
+            if r_obs.size == 0:
+                break
+            self._update(r_trk, batch, r_obs)
+            later.append(r_trk)
+            rest = np.setdiff1d(rest, r_obs, assume_unique=True)
+            done = r_trk
+        new = self._initiate_plots(batch, rest)
+        return np.concatenate([trk, m_trk, *later, new])
+
+    def _initiate_plots(self, batch: MeasurementBatch, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Start tentative tracks from unassigned plots of one sensor.
+
+        When the sensor saw a new object more than once in this step (close in space, apart in
+        time), the first plot starts the track and the later ones update it.
+        """
+        cfg = self.config
+        if idx.size < 2:
+            return self._initiate(batch, idx) if idx.size else np.zeros(0, dtype=np.int64)
+        pairs = cKDTree(batch.pos[idx]).query_pairs(r=cfg.rescan_radius_m, output_type="ndarray")
+        if pairs.size == 0:
+            return self._initiate(batch, idx)
+        dt = batch.t[idx[pairs[:, 1]]] - batch.t[idx[pairs[:, 0]]]
+        apart = np.abs(dt) >= cfg.min_rescan_s
+        later_of_pair = np.where(dt[apart] > 0, pairs[apart, 1], pairs[apart, 0])
+        later = idx[np.unique(later_of_pair)]
+        first = np.setdiff1d(idx, later, assume_unique=True)
+        touched = [self._initiate(batch, first)]
+        done = touched[0]
+        for _ in range(cfg.max_scans_per_step - 1):
+            if later.size == 0 or done.size == 0:
+                break
+            r_obs, r_trk = self._associate(batch, later, done, min_dt=cfg.min_rescan_s)
+            if r_obs.size == 0:
+                break
+            self._update(r_trk, batch, r_obs)
+            touched.append(r_trk)
+            later = np.setdiff1d(later, r_obs, assume_unique=True)
+            done = r_trk
+        if later.size:
+            touched.append(self._initiate(batch, later))
+        return np.concatenate(touched)
 
     def _associate(
         self,
@@ -233,8 +303,13 @@ class Tracker:
         obs_idx: npt.NDArray[np.int64],
         slots: npt.NDArray[np.int64],
         q: tuple[float, float] | None = None,
+        min_dt: float | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """GNN between observations and track slots; returns matched (observation, slot) pairs."""
+        """GNN between observations and track slots; returns matched (observation, slot) pairs.
+
+        With ``min_dt``, only pairs whose observation is at least that many seconds newer than
+        the track state are considered.
+        """
         if obs_idx.size == 0 or slots.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         cfg = self.config
@@ -244,6 +319,15 @@ class Tracker:
             batch.pos[obs_idx], batch.sigma[obs_idx], batch.t[obs_idx],
             q_h, q_v, cfg.gate_chi2,
         )
+        if min_dt is not None:
+            newer = batch.t[obs_idx[pair_o]] - self.t[slots[pair_s]] >= min_dt
+            pair_o, pair_s, cost = pair_o[newer], pair_s[newer], cost[newer]
+        # Where one track gates with several plots of one sensor (a sensor faster than the step),
+        # prefer the earliest: the later ones then update it in time order as its next scans.
+        # The bias exceeds any cost difference inside the gate once plots are a scan apart.
+        t_obs = batch.t[obs_idx[pair_o]]
+        if t_obs.size:
+            cost = cost + _EARLIER_BIAS_PER_S * (t_obs - t_obs.min())
         oi, si = assign_gnn(pair_o, pair_s, cost)
         return obs_idx[oi], slots[si]
 
@@ -277,7 +361,14 @@ class Tracker:
             var[:, :3] = batch.sigma[o] ** 2
             var[:, 3:] = (batch.vel_sigma[o] ** 2)[:, None]
             R[:, diag, diag] = var
-            x[g], P[g], _ = kalman.update(x[g], P[g], z, R, tuple(rows))
+            x[g], P[g], nis, logdet = kalman.update(x[g], P[g], z, R, tuple(rows))
+            if cfg.confirmation == "score":
+                is_plot = batch.kind[o] == KIND_PLOT
+                # Log-likelihood ratio of "target" over "clutter" for this plot (Blackman &
+                # Popoli's track score): ln Pd + ln N(y; 0, S) - ln(clutter density).
+                gain = np.log(cfg.pd) - 0.5 * (nis + logdet + m * _LN_2PI) - np.log(batch.clutter_density[o])
+                gain = np.where(is_plot, gain, cfg.identity_score)
+                np.add.at(self.score, slots[g], gain)
         self.x[slots] = x
         self.P[slots] = P
         self.t[slots] = batch.t[obs_idx]
@@ -308,6 +399,8 @@ class Tracker:
         self.last_update_t[slots] = batch.t[obs_idx]
         self.status[slots] = TENTATIVE
         self.hits[slots] = 0  # the management pass records this step's hit
+        is_plot = batch.kind[obs_idx] == KIND_PLOT
+        self.score[slots] = np.where(is_plot, 0.0, cfg.identity_score)
         self.track_class[slots] = _CLASS_UNKNOWN
         self.operator_lat[slots] = batch.operator_lat[obs_idx]
         self.operator_lon[slots] = batch.operator_lon[obs_idx]
@@ -333,7 +426,12 @@ class Tracker:
         cfg = self.config
         active = self.status != _FREE
         self.hits[active] = ((self.hits[active] << 1) | updated[active]) & self._hit_mask
-        confirm = (self.status == TENTATIVE) & (self._popcount[self.hits] >= cfg.confirm_m)
+        if cfg.confirmation == "score":
+            self.score[active & ~updated] += np.log1p(-cfg.pd)
+            np.minimum(self.score, cfg.max_score, out=self.score)
+            confirm = (self.status == TENTATIVE) & (self.score >= cfg.confirm_score)
+        else:
+            confirm = (self.status == TENTATIVE) & (self._popcount[self.hits] >= cfg.confirm_m)
         self.status[confirm] = CONFIRMED
         if confirm.any():
             self._bridge_gaps(np.flatnonzero(confirm), updated)
@@ -402,7 +500,10 @@ class Tracker:
         if a_idx.size == 0:
             return []
         sa, sb = cand[b_idx], cand[a_idx]  # pair (track sa, track sb as pseudo-observation)
-        close_vel = np.linalg.norm(self.x[sa, 3:] - self.x[sb, 3:], axis=1) <= cfg.merge_velocity_mps
+        # Velocities agree within the tolerance plus three sigma of their own uncertainty: a
+        # track started from one plot knows its position but hardly its velocity.
+        vel_var = np.trace(self.P[sa, 3:, 3:], axis1=1, axis2=2) + np.trace(self.P[sb, 3:, 3:], axis1=1, axis2=2)
+        close_vel = np.linalg.norm(self.x[sa, 3:] - self.x[sb, 3:], axis=1) <= cfg.merge_velocity_mps + 3.0 * np.sqrt(vel_var)
         absorbed: list[int] = []
         gone: set[int] = set()
         for a, b in zip(sa[close_vel].tolist(), sb[close_vel].tolist()):
@@ -419,6 +520,7 @@ class Tracker:
                 self.track_class[keep] = self.track_class[drop]
                 self.uas_id[drop] = self.icao24[drop] = None
             self.hits[keep] |= self.hits[drop]
+            self.score[keep] = max(self.score[keep], self.score[drop])
             if self.status[drop] == CONFIRMED:
                 absorbed.append(int(self.track_id[drop]))
             gone.add(drop)
