@@ -24,6 +24,7 @@ __all__ = ["gate_pairs", "assign_gnn"]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 _INFEASIBLE = 1e9
+_DIAG = np.arange(6)
 
 
 def gate_pairs(
@@ -54,22 +55,22 @@ def gate_pairs(
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
     if x.shape[0] == 0 or z.shape[0] == 0:
         return empty
-    t_mid = float(np.median(tz))
+    t_lo, t_hi = float(tz.min()), float(tz.max())
+    t_mid = 0.5 * (t_lo + t_hi)
+    spread = 0.5 * (t_hi - t_lo)
     dt_mid = t_mid - t
     predicted = x[:, :3] + x[:, 3:] * dt_mid[:, None]
-    # A Euclidean radius no gated pair can exceed: trace bounds the largest eigenvalue, and each
-    # observation's own time can differ from t_mid by at most `spread`.
-    spread = float(np.max(np.abs(tz - t_mid)))
+    # A Euclidean radius no gated pair can exceed: the trace bounds the largest eigenvalue (and
+    # |P_pv| terms are bounded by the geometric mean of the diagonals), and each observation's
+    # own time differs from t_mid by at most `spread`.
+    diag = P[:, _DIAG, _DIAG]  # (T, 6) variances
+    var_p = diag[:, :3].sum(axis=1)
+    var_v = diag[:, 3:].sum(axis=1)
     dt_max = np.abs(dt_mid) + spread
-    var_pos = (
-        np.trace(P[:, :3, :3], axis1=1, axis2=2)
-        + 2 * dt_max * np.abs(np.trace(P[:, :3, 3:], axis1=1, axis2=2))
-        + dt_max**2 * np.trace(P[:, 3:, 3:], axis1=1, axis2=2)
-        + dt_max**3 / 3.0 * (2 * q_h + q_v)
-    )
-    var_obs = float(np.max(np.sum(sigma**2, axis=1)))
-    speed = np.linalg.norm(x[:, 3:], axis=1)
-    radius = float(np.max(np.sqrt(gate_chi2 * (var_pos + var_obs)) + speed * spread)) + 1e-6
+    var_pos = var_p + 2 * dt_max * np.sqrt(var_p * var_v) + dt_max**2 * var_v + dt_max**3 / 3.0 * (2 * q_h + q_v)
+    var_obs = float((sigma * sigma).sum(axis=1).max())
+    speed2 = (x[:, 3:] * x[:, 3:]).sum(axis=1)
+    radius = float(np.sqrt((gate_chi2 * (var_pos + var_obs)).max())) + float(np.sqrt(speed2.max())) * spread + 1e-6
     tree = cKDTree(predicted)
     hits = tree.query_ball_point(z, radius)
     counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))

@@ -80,6 +80,7 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True):
     rescan_radius_m: float = 100.0
     """Plots of one sensor closer than this within one step may be one new object seen twice."""
     min_rescan_s: float = 0.15
+    rescan_probe_steps: int = 10
     """A plot this much newer than its track's update in the same step counts as the next scan."""
     manoeuvre_tau_s: float = 1.0
     """How many seconds of manoeuvre noise widen the second-chance gate."""
@@ -107,6 +108,9 @@ class Tracker:
         self._next_track_id = 1
         self._allocate(capacity)
         self._by_identity: dict[str, int] = {}
+        self._rescan_found: dict[str, int] = {}
+        self._period_updated = np.zeros(capacity, dtype=bool)
+        self._step_count = 0
         self._free: list[int] = list(range(capacity - 1, -1, -1))
         mask_bits = self.config.confirm_n
         self._hit_mask = (1 << mask_bits) - 1
@@ -160,13 +164,36 @@ class Tracker:
         return slots
 
     # -- the step ------------------------------------------------------------------------------
-    def step(self, batch: MeasurementBatch, t_now: float) -> TrackBatch:
-        """Process one batch of measurements; ``t_now`` is the end of the batch's time window."""
-        cap_before = self.x.shape[0]
-        alive_before = self.status != _FREE
-        updated = np.zeros(cap_before, dtype=bool)
-        updated_slots: list[npt.NDArray[np.int64]] = []
+    def step(self, batch: MeasurementBatch, t_now: float, end_period: bool = True) -> TrackBatch:
+        """Process a batch of measurements and return the confirmed tracks it updated.
 
+        Track management (the M-of-N history, deletion, duplicate merging) runs once per
+        *period*. A replay feeds one batch per period (the default). A live runner feeds short
+        micro-batches for low latency and passes ``end_period=True`` with the last one of each
+        period (an empty batch will do); confirmation is checked after every micro-batch.
+
+        Args:
+            batch: the measurements, in any order.
+            t_now: the tracker's clock, UNIX seconds: the end of the batch's time window.
+            end_period: run track management after this batch.
+        """
+        self._step_count += 1
+        touched = self._ingest(batch)
+        cap = self.x.shape[0]
+        if self._period_updated.size != cap:
+            self._period_updated = np.concatenate([self._period_updated, np.zeros(cap - self._period_updated.size, dtype=bool)])
+        updated_now = np.zeros(cap, dtype=bool)
+        updated_now[touched] = True
+        self._period_updated |= updated_now
+        self._confirm(self._period_updated)
+        lost = self._end_period(self._period_updated, t_now) if end_period else []
+        if end_period:
+            self._period_updated = np.zeros(cap, dtype=bool)
+        return self._output(updated_now, lost, t_now)
+
+    def _ingest(self, batch: MeasurementBatch) -> npt.NDArray[np.int64]:
+        """Associate, update and initiate; returns the slots touched."""
+        updated_slots: list[npt.NDArray[np.int64]] = []
         ident = np.flatnonzero(batch.kind != KIND_PLOT)
         if ident.size:
             updated_slots.append(self._step_identities(batch, ident))
@@ -175,16 +202,7 @@ class Tracker:
             sensors = np.array(batch.sensor, dtype=object)[plots]
             for sensor in sorted(set(sensors.tolist())):
                 updated_slots.append(self._step_plots(batch, plots[sensors == sensor]))
-
-        cap = self.x.shape[0]
-        if cap != cap_before:
-            alive_before = np.concatenate([alive_before, np.zeros(cap - cap_before, dtype=bool)])
-            updated = np.concatenate([updated, np.zeros(cap - cap_before, dtype=bool)])
-        touched = np.concatenate(updated_slots) if updated_slots else np.zeros(0, dtype=np.int64)
-        updated[touched] = True
-
-        lost = self._manage(alive_before, updated, t_now)
-        return self._output(updated, lost, t_now)
+        return np.concatenate(updated_slots) if updated_slots else np.zeros(0, dtype=np.int64)
 
     def _step_identities(self, batch: MeasurementBatch, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Associate identity-bearing observations; returns the slots updated."""
@@ -251,10 +269,12 @@ class Tracker:
         # times per step: a leftover plot clearly later than a track's update is its next scan.
         done = np.concatenate([trk, m_trk])
         later: list[npt.NDArray[np.int64]] = []
+        sensor = batch.sensor[int(idx[0])]
         for _ in range(cfg.max_scans_per_step - 1):
-            if rest.size == 0 or done.size == 0:
+            if rest.size == 0 or done.size == 0 or not self._probe_rescans(sensor):
                 break
             r_obs, r_trk = self._associate(batch, rest, done, min_dt=cfg.min_rescan_s)
+            self._rescan_found[sensor] = self._step_count if r_obs.size else self._rescan_found.get(sensor, -1)
             if r_obs.size == 0:
                 break
             self._update(r_trk, batch, r_obs)
@@ -263,6 +283,17 @@ class Tracker:
             done = r_trk
         new = self._initiate_plots(batch, rest)
         return np.concatenate([trk, m_trk, *later, new])
+
+    def _probe_rescans(self, sensor: str) -> bool:
+        """Whether to look for a sensor's next scans within this step.
+
+        Most sensors report once per step, and the search then costs a gating pass for nothing;
+        a sensor where it last paid off within ``rescan_probe_steps`` is searched every step,
+        others every ``rescan_probe_steps``-th step (a faster sensor is found within that).
+        """
+        last = self._rescan_found.get(sensor, -(10**9))
+        period = self.config.rescan_probe_steps
+        return self._step_count - last <= period or self._step_count % period == 0
 
     def _initiate_plots(self, batch: MeasurementBatch, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Start tentative tracks from unassigned plots of one sensor.
@@ -289,6 +320,7 @@ class Tracker:
             r_obs, r_trk = self._associate(batch, later, done, min_dt=cfg.min_rescan_s)
             if r_obs.size == 0:
                 break
+            self._rescan_found[batch.sensor[int(r_obs[0])]] = self._step_count
             self._update(r_trk, batch, r_obs)
             touched.append(r_trk)
             later = np.setdiff1d(later, r_obs, assume_unique=True)
@@ -422,19 +454,30 @@ class Tracker:
             self.track_class[slot] = _CLASS_MANNED
 
     # -- track management ----------------------------------------------------------------------
-    def _manage(self, alive_before: npt.NDArray[np.bool_], updated: npt.NDArray[np.bool_], t_now: float) -> list[int]:
+    def _confirm(self, period_updated: npt.NDArray[np.bool_]) -> None:
+        """Confirm tentative tracks whose evidence, this period included, is now sufficient."""
+        cfg = self.config
+        tentative = self.status == TENTATIVE
+        if cfg.confirmation == "score":
+            confirm = tentative & (self.score >= cfg.confirm_score)
+        else:
+            provisional = ((self.hits << 1) | period_updated) & self._hit_mask
+            confirm = tentative & (self._popcount[provisional] >= cfg.confirm_m)
+        if confirm.any():
+            self.status[confirm] = CONFIRMED
+            self._bridge_gaps(np.flatnonzero(confirm), period_updated)
+
+    def _end_period(self, updated: npt.NDArray[np.bool_], t_now: float) -> list[int]:
+        """Close a management period: record hits and misses, merge duplicates, delete stale tracks.
+
+        Returns the ids of confirmed tracks that ended.
+        """
         cfg = self.config
         active = self.status != _FREE
         self.hits[active] = ((self.hits[active] << 1) | updated[active]) & self._hit_mask
         if cfg.confirmation == "score":
             self.score[active & ~updated] += np.log1p(-cfg.pd)
             np.minimum(self.score, cfg.max_score, out=self.score)
-            confirm = (self.status == TENTATIVE) & (self.score >= cfg.confirm_score)
-        else:
-            confirm = (self.status == TENTATIVE) & (self._popcount[self.hits] >= cfg.confirm_m)
-        self.status[confirm] = CONFIRMED
-        if confirm.any():
-            self._bridge_gaps(np.flatnonzero(confirm), updated)
         lost: list[int] = []
         lost.extend(self._merge_duplicates(updated))
         age = t_now - self.last_update_t
