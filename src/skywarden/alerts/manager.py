@@ -1,12 +1,15 @@
-"""Alert lifecycle v1: ``zone_entry`` alerts opened and resolved from zone judgements.
+"""Alert lifecycle: ``zone_entry`` alerts opened from zone judgements, acknowledged and resolved.
 
 Rules:
 
 * a confirmed track that is not a manned aircraft, inside a zone's footprint and altitude band,
   opens one ``zone_entry`` alert per visit of that track to that zone;
 * a track whose Remote ID ``uas_id`` is on the zone's allow-list opens none;
-* the alert resolves when the track has been outside the zone for ``exit_grace_s`` (so a drone
-  hovering on the boundary does not flap between alerts), or when the track is lost.
+* an operator may acknowledge an open alert (state ``acknowledged``) and resolve it; a resolved
+  visit does not alert again until the track has left the zone;
+* the alert resolves by itself when the track has been outside the zone for ``exit_grace_s`` (so
+  a drone hovering on the boundary does not flap between alerts), when the track is lost, or
+  when its zone is deleted.
 
 Example:
     >>> manager = AlertManager(zone_ids=["Z"], allow_lists=[frozenset()])
@@ -17,13 +20,30 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from skywarden.core.records import AlertEvent, TrackBatch
 
-__all__ = ["AlertManager"]
+__all__ = ["AlertManager", "AlertNotFound", "AlertStateError"]
+
+
+class AlertNotFound(LookupError):
+    """No alert with that id is active."""
+
+
+class AlertStateError(ValueError):
+    """The requested transition is not allowed from the alert's current state."""
+
+
+@dataclass(slots=True)
+class _Visit:
+    alert_id: int | None  # None: the visit was resolved by an operator, still inside
+    state: str
+    last_inside_t: float
+    uas_id: str | None
 
 
 class AlertManager:
@@ -47,13 +67,26 @@ class AlertManager:
         self.allow_lists = list(allow_lists)
         self.exit_grace_s = exit_grace_s
         self._next_id = first_alert_id
-        # (track_id, zone index) -> [alert_id, last time seen inside, uas_id]
-        self._open: dict[tuple[int, int], list] = {}
-        self._open_by_track: dict[int, set[int]] = {}
+        self._visits: dict[tuple[int, str], _Visit] = {}  # (track_id, zone_id) -> visit
+        self._by_track: dict[int, set[str]] = {}
+        self._by_alert: dict[int, tuple[int, str]] = {}
 
     @property
     def open_count(self) -> int:
-        return len(self._open)
+        """Alerts not yet resolved (open or acknowledged)."""
+        return len(self._by_alert)
+
+    def active_alerts(self) -> list[tuple[int, int, str, str]]:
+        """``(alert_id, track_id, zone_id, state)`` of every unresolved alert, by id."""
+        return sorted((a, k[0], k[1], self._visits[k].state) for a, k in self._by_alert.items())
+
+    def set_zones(self, zone_ids: Sequence[str], allow_lists: Sequence[frozenset[str]], t: float) -> list[AlertEvent]:
+        """Replace the zones (after an edit). Alerts of zones that no longer exist resolve."""
+        self.zone_ids = list(zone_ids)
+        self.allow_lists = list(allow_lists)
+        keep = set(self.zone_ids)
+        gone = sorted(k for k in self._visits if k[1] not in keep)
+        return [e for e in (self._end_visit(k, t, "zone_deleted") for k in gone) if e is not None]
 
     def process(self, tracks: TrackBatch, inside: npt.NDArray[np.bool_]) -> list[AlertEvent]:
         """Events caused by one tracker step. ``inside`` is ``(len(tracks), n_zones)``."""
@@ -64,51 +97,85 @@ class AlertManager:
             ids = tracks.track_id.tolist()
             times = tracks.t.tolist()
             for i, j in zip(rows.tolist(), cols.tolist()):
-                key = (ids[i], j)
-                current = self._open.get(key)
-                if current is not None:
-                    current[1] = times[i]
+                key = (ids[i], self.zone_ids[j])
+                visit = self._visits.get(key)
+                if visit is not None:
+                    visit.last_inside_t = times[i]
                     continue
                 uas_id = tracks.uas_id[i]
                 if uas_id is not None and uas_id in self.allow_lists[j]:
                     continue
                 events.append(self._open_alert(key, times[i], uas_id))
-            if self._open_by_track:
+            if self._by_track:
+                column = {z: j for j, z in enumerate(self.zone_ids)}
                 for i, track_id in enumerate(ids):
-                    zones = self._open_by_track.get(track_id)
-                    if not zones:
-                        continue
-                    for j in sorted(zones):
-                        if inside[i, j]:
+                    for zone_id in sorted(self._by_track.get(track_id, ())):
+                        if inside[i, column[zone_id]]:
                             continue
-                        if times[i] - self._open[(track_id, j)][1] >= self.exit_grace_s:
-                            events.append(self._resolve((track_id, j), times[i], "left_zone"))
+                        if times[i] - self._visits[(track_id, zone_id)].last_inside_t >= self.exit_grace_s:
+                            event = self._end_visit((track_id, zone_id), times[i], "left_zone")
+                            if event is not None:
+                                events.append(event)
         for track_id in tracks.lost_track_ids:
-            for j in sorted(self._open_by_track.get(track_id, ())):
-                events.append(self._resolve((track_id, j), tracks.step_time, "track_lost"))
+            for zone_id in sorted(self._by_track.get(track_id, ())):
+                event = self._end_visit((track_id, zone_id), tracks.step_time, "track_lost")
+                if event is not None:
+                    events.append(event)
         return events
 
-    def close(self, t: float, reason: str = "end_of_input") -> list[AlertEvent]:
-        """Resolve every open alert, e.g. at the end of a replay."""
-        return [self._resolve(key, t, reason) for key in sorted(self._open)]
+    def acknowledge(self, alert_id: int, t: float, by: str, comment: str | None = None) -> AlertEvent:
+        """An operator has seen the alert. Only an ``open`` alert can be acknowledged."""
+        key = self._key(alert_id)
+        visit = self._visits[key]
+        if visit.state != "open":
+            raise AlertStateError(f"alert {alert_id} is {visit.state}; only an open alert can be acknowledged")
+        visit.state = "acknowledged"
+        return self._event(key, alert_id, t, "acknowledged", visit.uas_id, "operator", by, comment)
 
-    def _open_alert(self, key: tuple[int, int], t: float, uas_id: str | None) -> AlertEvent:
+    def resolve(self, alert_id: int, t: float, by: str, comment: str | None = None) -> AlertEvent:
+        """An operator closes the alert; the visit stays quiet until the track leaves the zone."""
+        key = self._key(alert_id)
+        visit = self._visits[key]
+        del self._by_alert[alert_id]
+        visit.alert_id = None
+        visit.state = "resolved"
+        return self._event(key, alert_id, t, "resolved", visit.uas_id, "operator", by, comment)
+
+    def close(self, t: float, reason: str = "end_of_input") -> list[AlertEvent]:
+        """Resolve every unresolved alert, e.g. at the end of a replay."""
+        return [e for e in (self._end_visit(k, t, reason) for k in sorted(self._visits)) if e is not None]
+
+    def _key(self, alert_id: int) -> tuple[int, str]:
+        key = self._by_alert.get(alert_id)
+        if key is None:
+            raise AlertNotFound(f"alert {alert_id} is not active (unknown, or already resolved)")
+        return key
+
+    def _open_alert(self, key: tuple[int, str], t: float, uas_id: str | None) -> AlertEvent:
         alert_id = self._next_id
         self._next_id += 1
-        self._open[key] = [alert_id, t, uas_id]
-        self._open_by_track.setdefault(key[0], set()).add(key[1])
-        return AlertEvent(
-            t=t, alert_id=alert_id, zone_id=self.zone_ids[key[1]], track_id=key[0],
-            kind="zone_entry", state="open", uas_id=uas_id, reason="entered",
-        )
+        self._visits[key] = _Visit(alert_id, "open", t, uas_id)
+        self._by_track.setdefault(key[0], set()).add(key[1])
+        self._by_alert[alert_id] = key
+        return self._event(key, alert_id, t, "open", uas_id, "entered")
 
-    def _resolve(self, key: tuple[int, int], t: float, reason: str) -> AlertEvent:
-        alert_id, _, uas_id = self._open.pop(key)
-        zones = self._open_by_track[key[0]]
+    def _end_visit(self, key: tuple[int, str], t: float, reason: str) -> AlertEvent | None:
+        visit = self._visits.pop(key)
+        zones = self._by_track[key[0]]
         zones.discard(key[1])
         if not zones:
-            del self._open_by_track[key[0]]
+            del self._by_track[key[0]]
+        if visit.alert_id is None:
+            return None  # already resolved by an operator
+        del self._by_alert[visit.alert_id]
+        return self._event(key, visit.alert_id, t, "resolved", visit.uas_id, reason)
+
+    @staticmethod
+    def _event(
+        key: tuple[int, str], alert_id: int, t: float, state: str, uas_id: str | None, reason: str,
+        by: str | None = None, comment: str | None = None,
+    ) -> AlertEvent:
         return AlertEvent(
-            t=t, alert_id=alert_id, zone_id=self.zone_ids[key[1]], track_id=key[0],
-            kind="zone_entry", state="resolved", uas_id=uas_id, reason=reason,
+            t=t, alert_id=alert_id, zone_id=key[1], track_id=key[0], kind="zone_entry",
+            state=state, uas_id=uas_id, reason=reason, by=by, comment=comment,  # type: ignore[arg-type]
         )

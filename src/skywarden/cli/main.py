@@ -60,6 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="also write the full report as JSON")
     p.set_defaults(func=_cmd_evaluate)
 
+    p = sub.add_parser("demo", help="run a built-in scenario live, with the web map (or --headless)")
+    p.add_argument("--scenario", default="seoul-2022", help="built-in scenario name or file (default seoul-2022)")
+    p.add_argument("--speed", type=float, default=1.0, help="scenario seconds per wall second (default 1)")
+    p.add_argument("--port", type=int, default=8000, help="web and API port (default 8000; 0 picks a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    p.add_argument("--db", metavar="FILE", help="SQLite database (default: a new one in a temporary folder)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
+    p.add_argument("--headless", action="store_true", help="no web server: run for --duration seconds, write --alerts-out")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="--headless: wall seconds to run")
+    p.add_argument("--alerts-out", metavar="FILE", help="--headless: alert events as JSON Lines (the same shape as replay's)")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("serve", help="run the live service from a configuration file")
+    p.add_argument("--config", required=True, metavar="FILE", help="TOML: site, zones, sources, database, listen address")
+    p.set_defaults(func=_cmd_serve)
+
     p = sub.add_parser("scenarios", help="list the built-in scenarios")
     p.set_defaults(func=_cmd_scenarios)
     return parser
@@ -98,6 +115,35 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(report_to_dict(report), f, indent=1)
     return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from skywarden.cli.live import run_demo, run_headless_demo
+    from skywarden.sim import ScenarioError
+
+    if args.speed <= 0:
+        raise UserError("--speed must be positive")
+    try:
+        if args.headless:
+            if args.duration is None or args.alerts_out is None:
+                raise UserError("--headless needs --duration SECONDS and --alerts-out FILE")
+            return run_headless_demo(args.scenario, args.speed, args.duration, args.alerts_out, args.db, args.seed)
+        return run_demo(args.scenario, args.speed, args.port, args.db, not args.no_browser, args.host)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        if exc.errno in (98, 13):  # address in use / permission denied
+            raise UserError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); choose another --port") from None
+        raise
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from skywarden.cli.live import ConfigError, run_serve
+
+    try:
+        return run_serve(args.config)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:

@@ -158,7 +158,11 @@ class AlertEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     state: AlertState
     uas_id: str | None = None
     reason: str | None = None
-    """Why the state changed, e.g. ``entered``, ``left_zone``, ``track_lost``."""
+    """Why the state changed, e.g. ``entered``, ``left_zone``, ``track_lost``, ``operator``."""
+    by: str | None = None
+    """Who changed the state, for operator actions (the token's name)."""
+    comment: str | None = None
+    """The operator's comment, for operator actions."""
 
 
 _observation_decoder = msgspec.json.Decoder(Observation)

@@ -82,7 +82,9 @@ class Pipeline:
         on_step: Callable[[StepResult], None] | None = None,
         report: IngestReport | None = None,
         first_alert_id: int = 1,
+        live: bool = False,
     ) -> None:
+        self.live = live
         self.config = config or PipelineConfig()
         self.zone_index = ZoneIndex(zones)
         self.frame = frame
@@ -104,7 +106,17 @@ class Pipeline:
 
     # -- input -----------------------------------------------------------------------------
     def push(self, obs: Observation, raw: bytes | None = None, line_no: int = 0) -> None:
-        """Accept one observation; ``raw`` is its JSON line as received (stored verbatim)."""
+        """Accept one observation; ``raw`` is its JSON line as received (stored verbatim).
+
+        In replay mode, observations drive the clock: a window is processed once data more
+        than ``reorder_s`` newer has arrived. In live mode, :meth:`advance` drives it.
+        """
+        if self.live:
+            if obs.t < self._released_t:
+                self.stats.late += 1  # still processed, at the next advance
+            heapq.heappush(self._heap, (obs.t, self._seq, obs, raw))
+            self._seq += 1
+            return
         if obs.t < self._released_t:
             self.stats.late += 1
             self.report.accepted -= 1
@@ -143,8 +155,49 @@ class Pipeline:
         self._batch, self._batch_raw = [], []
         self._run_step(batch, raw, self._window_end)
 
+    # -- live mode -----------------------------------------------------------------------------
+    def advance(self, watermark: float) -> None:
+        """Live mode: process every observation with ``t <= watermark`` now, as one micro-batch.
+
+        The watermark is the data clock minus the live reorder window. Track management runs
+        whenever the watermark crosses the end of a ``batch_s`` period, so confirmation and
+        deletion keep the same meaning as in a replay while alerts leave within milliseconds.
+        """
+        batch: list[Observation] = []
+        raw: list[bytes | None] = []
+        heap = self._heap
+        while heap and heap[0][0] <= watermark:
+            t, _, obs, r = heapq.heappop(heap)
+            batch.append(obs)
+            raw.append(r)
+        if batch:
+            self._released_t = max(self._released_t, batch[-1].t)
+        batch_s = self.config.batch_s
+        if self._window_end is None:
+            if not batch:
+                return
+            self._window_end = (math.floor(batch[0].t / batch_s) + 1) * batch_s
+        if watermark < self._window_end:
+            if batch:
+                self._run_step(batch, raw, watermark, end_period=False)
+            return
+        # The period ends inside this advance: observations of the ending period first.
+        ending = [i for i, o in enumerate(batch) if o.t < self._window_end]
+        first = [batch[i] for i in ending]
+        first_raw = [raw[i] for i in ending]
+        rest_idx = len(ending)
+        self._run_step(first, first_raw, self._window_end, end_period=True)
+        steps = 0
+        while watermark >= self._window_end + batch_s and steps < self.config.max_empty_steps:
+            self._window_end += batch_s
+            self._run_step([], [], self._window_end, end_period=True)
+            steps += 1
+        self._window_end = (math.floor(watermark / batch_s) + 1) * batch_s
+        if rest_idx < len(batch):
+            self._run_step(batch[rest_idx:], raw[rest_idx:], watermark, end_period=False)
+
     # -- one step through the stages ------------------------------------------------------------
-    def _run_step(self, batch: list[Observation], raw: list[bytes | None], t_now: float) -> None:
+    def _run_step(self, batch: list[Observation], raw: list[bytes | None], t_now: float, end_period: bool = True) -> None:
         if self.tracker is None:
             if not batch:
                 return
@@ -153,7 +206,7 @@ class Pipeline:
             self.tracker = Tracker(self.frame, self.config.tracker)
         assert self.frame is not None
         measurements = MeasurementBatch.from_observations(batch, self.frame, self.config.sensors)
-        tracks = self.tracker.step(measurements, t_now)
+        tracks = self.tracker.step(measurements, t_now, end_period=end_period)
         inside = self.zone_index.inside(tracks.lat, tracks.lon, tracks.alt_m)
         events = self.alerts.process(tracks, inside)
         self._deliver(batch, raw, tracks, events)
@@ -176,12 +229,25 @@ class Pipeline:
         if self.on_step is not None:
             self.on_step(StepResult(tracks, events))
 
+    def set_zones(self, zones: Sequence[Zone], t: float) -> list[AlertEvent]:
+        """Replace the zones (an operator edited them); returns the alert events this causes."""
+        self.zone_index = ZoneIndex(zones)
+        events = self.alerts.set_zones(self.zone_index.ids, self.zone_index.allow_lists, t)
+        if events and self.store is not None:
+            self.store.append_alerts(events)
+            self.store.commit()
+        return events
+
     # -- shutdown ----------------------------------------------------------------------------
     def finish(self) -> None:
         """Drain: process everything accepted, end all tracks, resolve open alerts, commit."""
-        self._release(math.inf)
-        if self._batch:
-            self._flush_window()
+        if self.live:
+            if self._heap:
+                self.advance(max(item[0] for item in self._heap))
+        else:
+            self._release(math.inf)
+            if self._batch:
+                self._flush_window()
         if self.tracker is not None and self._window_end is not None:
             t_end = self._window_end
             lost = self.tracker.close(t_end)

@@ -59,7 +59,9 @@ CREATE TABLE IF NOT EXISTS alert_events (
     kind TEXT NOT NULL,
     state TEXT NOT NULL,
     uas_id TEXT,
-    reason TEXT
+    reason TEXT,
+    by TEXT,
+    comment TEXT
 );
 """
 
@@ -124,8 +126,9 @@ class EventStore:
             return
         self._begin()
         self._db.executemany(
-            "INSERT INTO alert_events (t, alert_id, zone_id, track_id, kind, state, uas_id, reason) VALUES (?,?,?,?,?,?,?,?)",
-            ((e.t, e.alert_id, e.zone_id, e.track_id, e.kind, e.state, e.uas_id, e.reason) for e in events),
+            "INSERT INTO alert_events (t, alert_id, zone_id, track_id, kind, state, uas_id, reason, by, comment)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            ((e.t, e.alert_id, e.zone_id, e.track_id, e.kind, e.state, e.uas_id, e.reason, e.by, e.comment) for e in events),
         )
 
     def commit(self) -> None:
@@ -142,6 +145,32 @@ class EventStore:
     def max_alert_id(self) -> int:
         row = self._db.execute("SELECT max(alert_id) FROM alert_events").fetchone()
         return int(row[0] or 0)
+
+    def track_history(self, track_id: int, since: float | None = None, until: float | None = None, limit: int = 1000) -> list[dict]:
+        """A track's stored updates, oldest first."""
+        sql = ("SELECT t, track_id, lat, lon, alt_m, vel_east_mps, vel_north_mps, vel_up_mps, class, uas_id, icao24,"
+               " operator_lat, operator_lon FROM track_updates WHERE track_id = ?")
+        params: list[object] = [track_id]
+        if since is not None:
+            sql += " AND t >= ?"
+            params.append(since)
+        if until is not None:
+            sql += " AND t <= ?"
+            params.append(until)
+        sql += " ORDER BY t LIMIT ?"
+        params.append(limit)
+        names = ("t", "track_id", "lat", "lon", "alt_m", "vel_east_mps", "vel_north_mps", "vel_up_mps", "class",
+                 "uas_id", "icao24", "operator_lat", "operator_lon")
+        return [dict(zip(names, row)) for row in self._db.execute(sql, params).fetchall()]
+
+    def save_zones(self, geojson: str) -> None:
+        """Keep the current zones (after an operator's edit) so a restart resumes with them."""
+        self.commit()
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('zones_geojson', ?)", (geojson,))
+
+    def load_zones_geojson(self) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'zones_geojson'").fetchone()
+        return row[0] if row else None
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         """Run a read-only query (for tools and tests)."""

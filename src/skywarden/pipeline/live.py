@@ -1,0 +1,440 @@
+"""The live runtime: the pipeline running continuously on asynchronous sources.
+
+    sources (tasks) --offer--> bounded queue --> ticker: Pipeline.push / advance --> picture,
+                                                                                   store, subscribers
+
+* Ingest is decoupled from everything downstream by a bounded queue. A TCP source waits when
+  it is full (backpressure reaches the sender); a UDP source cannot wait, so what does not fit
+  is counted per sensor as ``dropped_overload``, never lost silently.
+* Every ``tick_s`` the ticker moves queued observations into the pipeline and advances it to
+  the data clock minus ``reorder_s``; alerts leave within one tick.
+* Subscribers (WebSocket clients) get batched frames through their own bounded queues, so a slow
+  client never holds up ingest: when its queue overflows it is cleared and a fresh snapshot
+  replaces what it missed.
+* :meth:`LiveRuntime.shutdown` drains the queue through the pipeline and commits the store, so
+  every accepted observation is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from skywarden.core.frame import LocalFrame
+from skywarden.core.records import AlertEvent, Observation, TrackBatch, Zone
+from skywarden.pipeline.engine import Pipeline, PipelineConfig, StepResult
+from skywarden.store.sqlite import EventStore
+from skywarden.zones.geojson import zones_to_geojson
+from skywarden.zones.index import ZoneIndex
+
+__all__ = ["DataClock", "LiveConfig", "LiveRuntime", "SensorStats", "Subscriber"]
+
+
+class DataClock:
+    """Data time (UNIX s) as a function of wall time, running ``speed`` times as fast.
+
+    Live sensors use the default (the real UTC clock). A scenario replayed live starts at its own
+    start time: ``DataClock(start=scenario.start_time, speed=4)``.
+    """
+
+    def __init__(self, start: float | None = None, speed: float = 1.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self._wall0 = time.monotonic()
+        self._data0 = time.time() if start is None else start
+
+    def now(self) -> float:
+        return self._data0 + (time.monotonic() - self._wall0) * self.speed
+
+    def wall_delay(self, data_t: float) -> float:
+        """Wall seconds until the data clock reaches ``data_t`` (0 if past)."""
+        return max(0.0, (data_t - self.now()) / self.speed)
+
+
+class LiveConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Live runtime tuning. Seconds unless stated."""
+
+    tick_s: float = 0.02
+    reorder_s: float = 0.05
+    """Observations may arrive this much out of order (data time) and still be ordered."""
+    queue_size: int = 20_000
+    """Observations buffered between the sources and the pipeline."""
+    frame_interval_s: float = 0.1
+    """At most one WebSocket update frame per this interval (10 Hz)."""
+    subscriber_queue: int = 64
+    trail_points: int = 60
+    resolved_kept: int = 200
+    max_time_skew_s: float = 3600.0
+    """Reject observations whose time is further than this from the data clock."""
+
+
+@dataclass
+class SensorStats:
+    """Counters of one sensor (or listener), for the sensor panel and metrics."""
+
+    sensor: str
+    kinds: set[str] = field(default_factory=set)
+    messages: int = 0
+    accepted: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    last_t: float | None = None
+    last_wall: float | None = None
+    _window: deque = field(default_factory=lambda: deque(maxlen=4096))
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejected_by_reason.values())
+
+    def view(self, now_wall: float) -> dict[str, Any]:
+        while self._window and now_wall - self._window[0] > 10.0:
+            self._window.popleft()
+        ago = None if self.last_wall is None else now_wall - self.last_wall
+        state = "silent" if ago is None or ago > 60 else "stale" if ago > 10 else "ok"
+        return {
+            "sensor": self.sensor,
+            "kinds": sorted(self.kinds),
+            "messages": self.messages,
+            "rejected": self.rejected,
+            "rejected_by_reason": dict(self.rejected_by_reason),
+            "last_t": self.last_t,
+            "last_seen_s_ago": ago,
+            "rate_per_s": len(self._window) / 10.0,
+            "state": state,
+        }
+
+
+class Subscriber:
+    """One client's bounded frame queue."""
+
+    def __init__(self, size: int) -> None:
+        self.queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=size)
+        self.needs_snapshot = True
+        self.overflows = 0
+
+
+class LiveRuntime:
+    """Runs the pipeline continuously and keeps the live picture for the API.
+
+    Args:
+        zones: the site's zones.
+        frame: the site's ENU frame.
+        clock: the data clock.
+        store: the event store (optional, but every deployment has one).
+        pipeline_config: tracker and batching tuning.
+        config: live tuning.
+    """
+
+    def __init__(
+        self,
+        zones: Sequence[Zone],
+        frame: LocalFrame,
+        clock: DataClock,
+        store: EventStore | None = None,
+        pipeline_config: PipelineConfig | None = None,
+        config: LiveConfig | None = None,
+    ) -> None:
+        self.config = config or LiveConfig()
+        self.clock = clock
+        self.store = store
+        self.frame = frame
+        self.zones: list[Zone] = list(zones)
+        self._zone_names = {z.id: z.name for z in self.zones}
+        self.pipeline = Pipeline(
+            zones, pipeline_config, frame=frame, store=store, on_step=self._on_step, live=True,
+            first_alert_id=(store.max_alert_id() + 1) if store else 1,
+        )
+        self.queue: asyncio.Queue[tuple[Observation, bytes | None, float]] = asyncio.Queue(maxsize=self.config.queue_size)
+        self.sensors: dict[str, SensorStats] = {}
+        self.tracks: dict[int, dict[str, Any]] = {}
+        self.alerts: dict[int, dict[str, Any]] = {}
+        self._resolved_order: deque[int] = deque()
+        self.subscribers: set[Subscriber] = set()
+        self.alert_listeners: list[Callable[[AlertEvent, float], None]] = []
+        """Called with each alert event and the wall time (monotonic) of the oldest observation
+        in the micro-batch that caused it (for latency measurement and scripted runs)."""
+        self._dirty_tracks: set[int] = set()
+        self._removed_tracks: set[int] = set()
+        self._dirty_alerts: set[int] = set()
+        self._batch_arrival: float | None = None
+        self._started_wall = time.monotonic()
+        self._tasks: list[asyncio.Task] = []
+        self._stopping = False
+        self.observations = 0
+
+    # -- ingest --------------------------------------------------------------------------------
+    def _stats(self, sensor: str) -> SensorStats:
+        stats = self.sensors.get(sensor)
+        if stats is None:
+            stats = self.sensors[sensor] = SensorStats(sensor)
+        return stats
+
+    def _admit(self, obs: Observation) -> bool:
+        stats = self._stats(obs.sensor)
+        stats.messages += 1
+        if abs(obs.t - self.clock.now()) > self.config.max_time_skew_s:
+            stats.rejected_by_reason["time_outlier"] = stats.rejected_by_reason.get("time_outlier", 0) + 1
+            return False
+        return True
+
+    async def offer(self, obs: Observation, raw: bytes | None = None) -> bool:
+        """Queue an observation, waiting while the queue is full (backpressure)."""
+        if self._stopping or not self._admit(obs):
+            return False
+        await self.queue.put((obs, raw, time.monotonic()))
+        return True
+
+    def offer_nowait(self, obs: Observation, raw: bytes | None = None) -> bool:
+        """Queue an observation if there is room; otherwise count it as ``dropped_overload``."""
+        if self._stopping or not self._admit(obs):
+            return False
+        try:
+            self.queue.put_nowait((obs, raw, time.monotonic()))
+        except asyncio.QueueFull:
+            self.count_reject(obs.sensor, "dropped_overload")
+            return False
+        return True
+
+    def count_reject(self, sensor: str, reason: str) -> None:
+        """Count an input a source could not turn into an observation."""
+        stats = self._stats(sensor)
+        if reason != "dropped_overload":
+            stats.messages += 1
+        stats.rejected_by_reason[reason] = stats.rejected_by_reason.get(reason, 0) + 1
+
+    def _drain_queue(self) -> None:
+        q = self.queue
+        oldest: float | None = None
+        while not q.empty():
+            obs, raw, arrived = q.get_nowait()
+            if oldest is None:
+                oldest = arrived
+            stats = self._stats(obs.sensor)
+            stats.accepted += 1
+            stats.kinds.add(obs.kind)
+            stats.last_t = obs.t
+            stats.last_wall = time.monotonic()
+            stats._window.append(stats.last_wall)
+            self.observations += 1
+            self.pipeline.push(obs, raw)
+        if oldest is not None and self._batch_arrival is None:
+            self._batch_arrival = oldest
+
+    def process_once(self) -> None:
+        """Move queued observations into the pipeline and advance it to the data clock."""
+        self._drain_queue()
+        self.pipeline.advance(self.clock.now() - self.config.reorder_s)
+        self._batch_arrival = None
+
+    # -- pipeline outputs ------------------------------------------------------------------------
+    def _on_step(self, step: StepResult) -> None:
+        self._apply_tracks(step.tracks)
+        arrival = self._batch_arrival if self._batch_arrival is not None else time.monotonic()
+        for event in step.alerts:
+            self._apply_alert(event)
+            for listener in self.alert_listeners:
+                listener(event, arrival)
+
+    def _apply_tracks(self, batch: TrackBatch) -> None:
+        if len(batch):
+            inside = self.pipeline.zone_index.inside(batch.lat, batch.lon, batch.alt_m)
+            zone_ids = self.pipeline.zone_index.ids
+            for i, update in enumerate(batch.to_updates()):
+                view = msgspec.structs.asdict(update)
+                view["class"] = view.pop("class_")
+                ve, vn = update.vel_east_mps, update.vel_north_mps
+                view["speed_mps"] = math.hypot(ve, vn)
+                view["heading_deg"] = math.degrees(math.atan2(ve, vn)) % 360.0
+                view["in_zones"] = [zone_ids[j] for j in inside[i].nonzero()[0].tolist()]
+                previous = self.tracks.get(update.track_id)
+                trail = previous["trail"] if previous else deque(maxlen=self.config.trail_points)
+                trail.append((round(update.lon, 7), round(update.lat, 7)))
+                view["trail"] = trail
+                view["callsign"] = None
+                self.tracks[update.track_id] = view
+                self._dirty_tracks.add(update.track_id)
+        for track_id in batch.lost_track_ids:
+            if self.tracks.pop(track_id, None) is not None:
+                self._removed_tracks.add(track_id)
+                self._dirty_tracks.discard(track_id)
+
+    def _apply_alert(self, event: AlertEvent) -> None:
+        view = self.alerts.get(event.alert_id)
+        if view is None:
+            view = self.alerts[event.alert_id] = {
+                "alert_id": event.alert_id, "kind": event.kind, "state": event.state,
+                "zone_id": event.zone_id, "zone_name": self._zone_names.get(event.zone_id, event.zone_id),
+                "track_id": event.track_id, "uas_id": event.uas_id, "opened_t": event.t, "updated_t": event.t,
+                "reason": event.reason, "acknowledged_by": None, "acknowledged_t": None,
+                "resolved_by": None, "resolved_t": None, "comments": [],
+            }
+        view["state"] = event.state
+        view["updated_t"] = event.t
+        view["reason"] = event.reason
+        if event.state == "acknowledged":
+            view["acknowledged_by"], view["acknowledged_t"] = event.by, event.t
+        if event.state == "resolved":
+            view["resolved_by"], view["resolved_t"] = event.by or "system", event.t
+            self._resolved_order.append(event.alert_id)
+            while len(self._resolved_order) > self.config.resolved_kept:
+                self.alerts.pop(self._resolved_order.popleft(), None)
+        if event.comment:
+            view["comments"].append({"t": event.t, "by": event.by, "text": event.comment})
+        self._dirty_alerts.add(event.alert_id)
+
+    # -- operator actions --------------------------------------------------------------------------
+    def _publish(self, events: Sequence[AlertEvent]) -> None:
+        if self.store is not None and events:
+            self.store.append_alerts(events)
+            self.store.commit()
+        for event in events:
+            self._apply_alert(event)
+            for listener in self.alert_listeners:
+                listener(event, time.monotonic())
+
+    def acknowledge(self, alert_id: int, by: str, comment: str | None) -> dict[str, Any]:
+        event = self.pipeline.alerts.acknowledge(alert_id, self.clock.now(), by, comment)
+        self._publish([event])
+        return self.alerts[alert_id]
+
+    def resolve(self, alert_id: int, by: str, comment: str | None) -> dict[str, Any]:
+        event = self.pipeline.alerts.resolve(alert_id, self.clock.now(), by, comment)
+        self._publish([event])
+        return self.alerts[alert_id]
+
+    def set_zones(self, zones: Sequence[Zone]) -> None:
+        ZoneIndex(zones)  # validate geometry before touching anything
+        self.zones = list(zones)
+        self._zone_names = {z.id: z.name for z in self.zones}
+        events = self.pipeline.set_zones(zones, self.clock.now())
+        for event in events:
+            self._apply_alert(event)
+        self._broadcast_all({"type": "zones"})
+
+    # -- views ---------------------------------------------------------------------------------
+    def track_views(self) -> list[dict[str, Any]]:
+        return [self._track_out(v) for _, v in sorted(self.tracks.items())]
+
+    @staticmethod
+    def _track_out(view: dict[str, Any]) -> dict[str, Any]:
+        out = dict(view)
+        out["trail"] = list(view["trail"])
+        return out
+
+    def alert_views(self) -> list[dict[str, Any]]:
+        return sorted(self.alerts.values(), key=lambda a: a["alert_id"], reverse=True)
+
+    def sensor_views(self) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        return [s.view(now) for _, s in sorted(self.sensors.items())]
+
+    def zones_geojson(self) -> dict:
+        doc = zones_to_geojson(self.zones)
+        active: dict[str, list[int]] = {}
+        for alert_id, _, zone_id, _ in self.pipeline.alerts.active_alerts():
+            active.setdefault(zone_id, []).append(alert_id)
+        index = self.pipeline.zone_index
+        for j, feature in enumerate(doc["features"]):
+            props = feature["properties"]
+            props["state"] = "alert" if props["id"] in active else "clear"
+            props["active_alerts"] = active.get(props["id"], [])
+            if props.get("radius_m") is not None:
+                props["footprint"] = index.footprint_geojson(j)
+        return doc
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "uptime_s": time.monotonic() - self._started_wall,
+            "data_time": self.clock.now(),
+            "observations": self.observations,
+            "tracks": len(self.tracks),
+            "open_alerts": self.pipeline.alerts.open_count,
+            "queue_depth": self.queue.qsize(),
+        }
+
+    # -- subscribers -----------------------------------------------------------------------------
+    def subscribe(self) -> Subscriber:
+        sub = Subscriber(self.config.subscriber_queue)
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+
+    def snapshot(self, restrict: Callable[[dict], dict] | None = None) -> dict[str, Any]:
+        tracks = self.track_views()
+        if restrict is not None:
+            tracks = [restrict(t) for t in tracks]
+        return {"type": "snapshot", "t": self.clock.now(), "tracks": tracks, "alerts": self.alert_views(), "sensors": self.sensor_views()}
+
+    def _broadcast_all(self, frame: dict) -> None:
+        for sub in list(self.subscribers):
+            self._offer_frame(sub, frame)
+
+    def _offer_frame(self, sub: Subscriber, frame: dict) -> None:
+        try:
+            sub.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            # Too slow: drop what it has not read; it gets a fresh snapshot instead.
+            sub.overflows += 1
+            while not sub.queue.empty():
+                sub.queue.get_nowait()
+            sub.needs_snapshot = True
+
+    def _flush_frames(self) -> None:
+        if not (self._dirty_tracks or self._removed_tracks or self._dirty_alerts):
+            return
+        frame = {
+            "type": "update",
+            "t": self.clock.now(),
+            "tracks": [self._track_out(self.tracks[i]) for i in sorted(self._dirty_tracks) if i in self.tracks],
+            "removed": sorted(self._removed_tracks),
+            "alerts": [self.alerts[a] for a in sorted(self._dirty_alerts) if a in self.alerts],
+        }
+        self._dirty_tracks.clear()
+        self._removed_tracks.clear()
+        self._dirty_alerts.clear()
+        self._broadcast_all(frame)
+
+    # -- tasks -----------------------------------------------------------------------------------
+    async def _ticker(self) -> None:
+        next_frame = time.monotonic()
+        next_sensors = time.monotonic()
+        while True:
+            self.process_once()
+            now = time.monotonic()
+            if now >= next_frame:
+                self._flush_frames()
+                next_frame = now + self.config.frame_interval_s
+            if now >= next_sensors:
+                self._broadcast_all({"type": "sensors", "sensors": self.sensor_views()})
+                next_sensors = now + 2.0
+            await asyncio.sleep(self.config.tick_s)
+
+    def start(self, *sources: Any) -> None:
+        """Start the ticker and the given source coroutines as tasks (inside a running loop)."""
+        self._tasks.append(asyncio.create_task(self._ticker(), name="skywarden-ticker"))
+        for i, source in enumerate(sources):
+            self._tasks.append(asyncio.create_task(source, name=f"skywarden-source-{i}"))
+
+    async def shutdown(self) -> None:
+        """Stop the sources, process everything accepted, resolve open alerts and commit."""
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._drain_queue()
+        self.pipeline.advance(max(self.clock.now(), self.pipeline._released_t) - self.config.reorder_s)
+        self.pipeline.finish()
+        self._flush_frames()
+        if self.store is not None:
+            self.store.commit()
