@@ -305,10 +305,12 @@ def create_app(runtime: LiveRuntime, tokens: TokenStore, audit: AuditLog, *, til
     @app.websocket("/api/ws")
     async def stream(websocket: WebSocket, token: str | None = None) -> None:
         who = tokens.verify(token)
+        await websocket.accept()
         if who is None:
+            # Accept, then close with an application code: a browser can read the code, while a
+            # refused handshake only shows as a generic failure.
             await websocket.close(code=WS_UNAUTHORISED, reason="a valid token is required: /api/ws?token=...")
             return
-        await websocket.accept()
         restrict = None if who.allows("operator") else _viewer_view
         sub = runtime.subscribe()
         try:
