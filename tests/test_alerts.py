@@ -63,3 +63,32 @@ def test_close_resolves_everything_and_ids_continue_after_restart():
     e = m.process(batch(0, [1, 2]), inside([True], [True]))
     assert [x.alert_id for x in e] == [41, 42]
     assert [x.state for x in m.close(10.0)] == ["resolved", "resolved"]
+
+
+def test_operator_acknowledge_and_resolve_and_the_visit_stays_quiet():
+    from skywarden.alerts.manager import AlertNotFound, AlertStateError
+    import pytest
+
+    m = AlertManager(["Z"], [frozenset()])
+    (opened,) = m.process(batch(0, [5]), inside([True]))
+    ack = m.acknowledge(opened.alert_id, 1.0, "alice", "looking")
+    assert (ack.state, ack.by, ack.comment, ack.reason) == ("acknowledged", "alice", "looking", "operator")
+    with pytest.raises(AlertStateError):
+        m.acknowledge(opened.alert_id, 1.5, "alice")
+    res = m.resolve(opened.alert_id, 2.0, "bob", "police on site")
+    assert (res.state, res.by) == ("resolved", "bob")
+    with pytest.raises(AlertNotFound):
+        m.resolve(opened.alert_id, 2.5, "bob")
+    # Still inside: no new alert for the same visit; after leaving and coming back: a new one.
+    assert m.process(batch(3, [5]), inside([True])) == []
+    assert m.process(batch(10, [5]), inside([False])) == []
+    again = m.process(batch(11, [5]), inside([True]))
+    assert [(e.state, e.alert_id) for e in again] == [("open", 2)]
+
+
+def test_deleting_a_zone_resolves_its_alerts():
+    m = AlertManager(["Z", "Y"], [frozenset(), frozenset()])
+    m.process(batch(0, [1]), inside([True, True]))
+    events = m.set_zones(["Y"], [frozenset()], 5.0)
+    assert [(e.zone_id, e.state, e.reason) for e in events] == [("Z", "resolved", "zone_deleted")]
+    assert [a[2] for a in m.active_alerts()] == ["Y"]
