@@ -8,6 +8,7 @@ through the pipeline into the store, and exit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import tempfile
@@ -66,8 +67,9 @@ def load_serve_config(path: str | Path) -> ServeConfig:
         return table[key]
 
     site = doc.get("site", {})
+    lat, lon = need(site, "lat", "site"), need(site, "lon", "site")
     try:
-        origin = (float(need(site, "lat", "site")), float(need(site, "lon", "site")), float(site.get("alt_m", 0.0)))
+        origin = (float(lat), float(lon), float(site.get("alt_m", 0.0)))
     except (TypeError, ValueError):
         raise ConfigError(f"config {p}: [site] lat, lon and alt_m must be numbers") from None
     zones_file = doc.get("zones", {}).get("file")
@@ -106,9 +108,18 @@ def _restore_zones(store: EventStore, fallback: list[Zone]) -> list[Zone]:
 async def _serve_until_stopped(runtime: LiveRuntime, app: Any, host: str, port: int, on_started: Any) -> None:
     import uvicorn
 
+    class Server(uvicorn.Server):
+        # uvicorn re-raises a captured SIGINT/SIGTERM after serve() returns, which would end the
+        # process before the runtime drains; the signals are handled here instead.
+        @contextlib.contextmanager
+        def capture_signals(self):  # noqa: ANN202
+            yield
+
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets-sansio", lifespan="off")
-    server = uvicorn.Server(config)
-    # uvicorn handles SIGINT/SIGTERM itself: serve() returns after a graceful stop.
+    server = Server(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
         await asyncio.sleep(0.05)

@@ -1,0 +1,112 @@
+"""`skywarden serve --config` with a TCP sensor bridge, and `skywarden demo --headless`."""
+
+import json
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from skywarden.cli.main import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_ingests_a_tcp_bridge_and_restart_resumes(tmp_path):
+    shutil.copy(EXAMPLES / "zones-egkk.geojson", tmp_path / "zones.geojson")
+    api_port, tcp_port = free_port(), free_port()
+    (tmp_path / "site.toml").write_text(f"""
+[site]
+name = "test"
+lat = 51.1537
+lon = -0.1821
+[zones]
+file = "zones.geojson"
+[database]
+path = "site.db"
+[api]
+port = {api_port}
+[[sources]]
+type = "tcp"
+port = {tcp_port}
+""")
+
+    def start():
+        proc = subprocess.Popen([sys.executable, "-m", "skywarden.cli.main", "serve", "--config", str(tmp_path / "site.toml")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        token = None
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            out = proc.stdout.readline()
+            if m := re.search(r"Admin token.*: (\S+)$", out):
+                token = m.group(1)
+            if "URL:" in out:
+                return proc, token
+        raise AssertionError(proc.stderr.read())
+
+    proc, token = start()
+    assert token
+    try:
+        with socket.create_connection(("127.0.0.1", tcp_port)) as s:
+            now = time.time()
+            for k in range(30):
+                obs = {"kind": "remote_id", "t": now + k * 0.2, "sensor": "bridge-1", "uas_id": "GBR-TEST-1",
+                       "lat": 51.1537 + k * 1e-5, "lon": -0.1821, "alt_m": 160.0, "operator_lat": 51.15, "operator_lon": -0.18}
+                s.sendall((json.dumps(obs) + "\n").encode())
+            s.sendall(b"garbage\n")
+        with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers={"Authorization": f"Bearer {token}"}) as c:
+            deadline = time.time() + 15
+            while time.time() < deadline and not c.get("/api/alerts").json()["alerts"]:
+                time.sleep(0.2)
+            alerts = c.get("/api/alerts").json()["alerts"]
+            assert {a["zone_id"] for a in alerts} >= {"EGKK-FRZ"}
+            sensors = {s["sensor"]: s for s in c.get("/api/sensors").json()["sensors"]}
+            assert sensors["bridge-1"]["messages"] == 30
+            assert sensors[f"tcp:{tcp_port}"]["rejected_by_reason"] == {"invalid_json": 1}
+            # An admin edit to the zones survives a restart.
+            c.delete("/api/zones/EGKK-RPZ").raise_for_status()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert sqlite3.connect(tmp_path / "site.db").execute("SELECT count(*) FROM observations").fetchone()[0] == 30
+
+    proc, token2 = start()
+    try:
+        assert token2 is None  # an admin token exists already: none is printed again
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    ids = json.loads(sqlite3.connect(tmp_path / "site.db").execute("SELECT value FROM meta WHERE key='zones_geojson'").fetchone()[0])
+    assert [f["properties"]["id"] for f in ids["features"]] == ["EGKK-FRZ"]
+
+
+def test_serve_config_errors_are_one_line(tmp_path, capsys):
+    (tmp_path / "bad.toml").write_text("[site]\nname='x'\n")
+    assert main(["serve", "--config", str(tmp_path / "bad.toml")]) == 2
+    assert "[site] needs 'lat'" in capsys.readouterr().err
+
+
+def test_headless_demo_writes_alerts_like_replay(tmp_path):
+    alerts = tmp_path / "alerts.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "skywarden.cli.main", "demo", "--headless", "--scenario", "seoul-2022", "--speed", "20",
+         "--duration", "8", "--alerts-out", str(alerts), "--db", str(tmp_path / "d.db")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(x) for x in alerts.read_text().splitlines()]
+    assert any(e["state"] == "open" and e["zone_id"] == "P-73" for e in events)
+    assert all({"t", "alert_id", "zone_id", "track_id", "kind", "state"} <= set(e) for e in events)
+    assert "alerts opened" in result.stdout
