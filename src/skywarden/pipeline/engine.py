@@ -10,8 +10,9 @@ them, so nothing accepted is lost when the pipeline is drained on shutdown.
 
 from __future__ import annotations
 
-import heapq
+import bisect
 import math
+from operator import itemgetter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -60,6 +61,45 @@ class PipelineStats:
     tracks_confirmed: set[int] = field(default_factory=set)
 
 
+class ReorderBuffer:
+    """Observations held in time order until the clock passes them.
+
+    Input is almost sorted, so an item is appended in O(1) and only an out-of-order one is
+    inserted by bisection; released items leave as one slice.
+    """
+
+    def __init__(self) -> None:
+        self._items: list[tuple[float, Observation, bytes | None]] = []
+        self._head = 0
+
+    def __len__(self) -> int:
+        return len(self._items) - self._head
+
+    def push(self, t: float, obs: Observation, raw: bytes | None) -> None:
+        items = self._items
+        if len(items) == self._head or t >= items[-1][0]:
+            items.append((t, obs, raw))
+        else:
+            bisect.insort_right(items, (t, obs, raw), lo=self._head, key=_TIME)
+
+    def pop_until(self, t: float) -> list[tuple[float, Observation, bytes | None]]:
+        """Remove and return, in time order, every item with time <= ``t``."""
+        items = self._items
+        end = bisect.bisect_right(items, t, lo=self._head, key=_TIME)
+        out = items[self._head:end]
+        self._head = end
+        if end > 4096 and 2 * end > len(items):
+            del items[:end]
+            self._head = 0
+        return out
+
+    def last_t(self) -> float:
+        return self._items[-1][0]
+
+
+_TIME = itemgetter(0)
+
+
 class Pipeline:
     """Reorder, batch, track, judge zones, raise alerts, store.
 
@@ -96,8 +136,7 @@ class Pipeline:
         self.on_step = on_step
         self.report = report or IngestReport()
         self.stats = PipelineStats()
-        self._heap: list[tuple[float, int, Observation, bytes | None]] = []
-        self._seq = 0
+        self._buffer = ReorderBuffer()
         self._max_t = -math.inf
         self._released_t = -math.inf
         self._window_end: float | None = None
@@ -111,43 +150,41 @@ class Pipeline:
         In replay mode, observations drive the clock: a window is processed once data more
         than ``reorder_s`` newer has arrived. In live mode, :meth:`advance` drives it.
         """
-        if self.live:
-            if obs.t < self._released_t:
-                self.stats.late += 1  # still processed, at the next advance
-            heapq.heappush(self._heap, (obs.t, self._seq, obs, raw))
-            self._seq += 1
-            return
-        if obs.t < self._released_t:
+        t = obs.t
+        if t < self._released_t:
             self.stats.late += 1
-            self.report.accepted -= 1
-            self.report.reject(line_no, "too_late", f"t={obs.t} arrived after observations up to t={self._released_t} were processed (reorder window {self.config.reorder_s:g} s)")
+            if not self.live:
+                self.report.accepted -= 1
+                self.report.reject(line_no, "too_late", f"t={t} arrived after observations up to t={self._released_t} were processed (reorder window {self.config.reorder_s:g} s)")
+                return
+            # Live: still processed, at the next advance.
+        self._buffer.push(t, obs, raw)
+        if self.live or t <= self._max_t:
             return
-        heapq.heappush(self._heap, (obs.t, self._seq, obs, raw))
-        self._seq += 1
-        if obs.t > self._max_t:
-            self._max_t = obs.t
-            self._release(self._max_t - self.config.reorder_s)
+        self._max_t = t
+        # Release only when a whole window has become safe to process: once per window, not
+        # once per observation.
+        until = t - self.config.reorder_s
+        if self._window_end is None or until >= self._window_end:
+            self._add_released(self._buffer.pop_until(until))
 
-    def _release(self, until: float) -> None:
-        heap = self._heap
-        while heap and heap[0][0] <= until:
-            t, _, obs, raw = heapq.heappop(heap)
-            self._released_t = t
-            self._add_to_batch(obs, raw)
-
-    def _add_to_batch(self, obs: Observation, raw: bytes | None) -> None:
+    def _add_released(self, items: list[tuple[float, Observation, bytes | None]]) -> None:
+        if not items:
+            return
+        self._released_t = items[-1][0]
         batch_s = self.config.batch_s
-        if self._window_end is None:
-            self._window_end = (math.floor(obs.t / batch_s) + 1) * batch_s
-        if obs.t >= self._window_end:
-            self._flush_window()
-            gap_windows = math.floor((obs.t - self._window_end) / batch_s)
-            for _ in range(min(gap_windows, self.config.max_empty_steps)):
-                self._window_end += batch_s
-                self._run_step([], [], self._window_end)
-            self._window_end = (math.floor(obs.t / batch_s) + 1) * batch_s
-        self._batch.append(obs)
-        self._batch_raw.append(raw)
+        for t, obs, raw in items:
+            if self._window_end is None:
+                self._window_end = (math.floor(t / batch_s) + 1) * batch_s
+            if t >= self._window_end:
+                self._flush_window()
+                gap_windows = math.floor((t - self._window_end) / batch_s)
+                for _ in range(min(gap_windows, self.config.max_empty_steps)):
+                    self._window_end += batch_s
+                    self._run_step([], [], self._window_end)
+                self._window_end = (math.floor(t / batch_s) + 1) * batch_s
+            self._batch.append(obs)
+            self._batch_raw.append(raw)
 
     def _flush_window(self) -> None:
         assert self._window_end is not None
@@ -163,13 +200,9 @@ class Pipeline:
         whenever the watermark crosses the end of a ``batch_s`` period, so confirmation and
         deletion keep the same meaning as in a replay while alerts leave within milliseconds.
         """
-        batch: list[Observation] = []
-        raw: list[bytes | None] = []
-        heap = self._heap
-        while heap and heap[0][0] <= watermark:
-            t, _, obs, r = heapq.heappop(heap)
-            batch.append(obs)
-            raw.append(r)
+        released = self._buffer.pop_until(watermark)
+        batch = [item[1] for item in released]
+        raw = [item[2] for item in released]
         if batch:
             self._released_t = max(self._released_t, batch[-1].t)
         batch_s = self.config.batch_s
@@ -242,10 +275,10 @@ class Pipeline:
     def finish(self) -> None:
         """Drain: process everything accepted, end all tracks, resolve open alerts, commit."""
         if self.live:
-            if self._heap:
-                self.advance(max(item[0] for item in self._heap))
+            if len(self._buffer):
+                self.advance(self._buffer.last_t())
         else:
-            self._release(math.inf)
+            self._add_released(self._buffer.pop_until(math.inf))
             if self._batch:
                 self._flush_window()
         if self.tracker is not None and self._window_end is not None:

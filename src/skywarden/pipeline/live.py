@@ -433,7 +433,7 @@ class LiveRuntime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         self._drain_queue()
-        self.pipeline.advance(max(self.clock.now(), self.pipeline._released_t) - self.config.reorder_s)
+        self.pipeline.advance(self.clock.now() - self.config.reorder_s)
         self.pipeline.finish()
         self._flush_frames()
         if self.store is not None:
