@@ -66,8 +66,9 @@ def test_close_resolves_everything_and_ids_continue_after_restart():
 
 
 def test_operator_acknowledge_and_resolve_and_the_visit_stays_quiet():
-    from skywarden.alerts.manager import AlertNotFound, AlertStateError
     import pytest
+
+    from skywarden.alerts.manager import AlertNotFound, AlertStateError
 
     m = AlertManager(["Z"], [frozenset()])
     (opened,) = m.process(batch(0, [5]), inside([True]))

@@ -321,7 +321,7 @@ def create_app(runtime: LiveRuntime, tokens: TokenStore, audit: AuditLog, *, til
                     continue
                 try:
                     frame = await asyncio.wait_for(sub.queue.get(), timeout=1.0)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 if restrict is not None and frame.get("tracks"):
                     frame = dict(frame, tracks=[restrict(t) for t in frame["tracks"]])

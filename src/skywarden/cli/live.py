@@ -23,8 +23,7 @@ import msgspec
 
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import AlertEvent, Zone
-from skywarden.pipeline.engine import PipelineConfig
-from skywarden.pipeline.live import DataClock, LiveConfig, LiveRuntime
+from skywarden.pipeline.live import DataClock, LiveRuntime
 from skywarden.sources.live import paced_file, paced_observations, tcp_server, udp_listener
 from skywarden.store.security import AuditLog, TokenStore
 from skywarden.store.sqlite import EventStore
@@ -251,7 +250,7 @@ def run_headless_demo(scenario_name: str, speed: float, duration_s: float, alert
                 loop.add_signal_handler(sig, stop.set)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=duration_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             await runtime.shutdown()
         print(

@@ -12,7 +12,6 @@ from typing import IO
 
 import msgspec
 
-from skywarden.core.records import encode_record
 from skywarden.pipeline.engine import Pipeline, PipelineConfig, StepResult
 from skywarden.sources.jsonl import IngestReport, open_observation_file, read_observations
 from skywarden.store.sqlite import EventStore

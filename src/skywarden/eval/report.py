@@ -7,7 +7,7 @@ run (a mean over nothing, recall with no expected entry) is ``None``, which is `
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -148,7 +148,7 @@ def report_to_dict(report: EvaluationReport) -> dict:
 
 def _clock(t: float) -> str:
     """UNIX seconds as a UTC time of day, e.g. ``12:00:31.0Z``."""
-    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%H:%M:%S.%f")[:-5] + "Z"
+    return datetime.fromtimestamp(t, tz=UTC).strftime("%H:%M:%S.%f")[:-5] + "Z"
 
 
 def _num(value: float | None, unit: str = "", fmt: str = ".1f") -> str:

@@ -25,7 +25,6 @@ from typing import Literal
 import msgspec
 import numpy as np
 import numpy.typing as npt
-
 from scipy.spatial import cKDTree
 
 from skywarden.core.frame import LocalFrame

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import bisect
 import math
-from operator import itemgetter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import msgspec
 
+from skywarden.alerts.manager import AlertManager
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import AlertEvent, Observation, TrackBatch, Zone, encode_record
-from skywarden.alerts.manager import AlertManager
 from skywarden.fusion.measurements import MeasurementBatch, SensorDefaults
 from skywarden.fusion.tracker import Tracker, TrackerConfig
 from skywarden.sources.jsonl import IngestReport

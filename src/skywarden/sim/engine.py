@@ -39,18 +39,18 @@ import numpy.typing as npt
 
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import AdsbObservation, Observation, PlotObservation, RemoteIdObservation, Zone
+from skywarden.sim.files import TruthSample
 from skywarden.sim.scenario import (
+    KIND_OF,
     AdsbReceiver,
     BirdTarget,
     DroneTarget,
-    KIND_OF,
     MannedAircraftTarget,
     RadarSensor,
     RemoteIdReceiver,
     Scenario,
     Target,
 )
-from skywarden.sim.files import TruthSample
 
 __all__ = ["Trajectories", "SimulationResult", "simulate", "build_trajectories"]
 
