@@ -110,3 +110,49 @@ def test_headless_demo_writes_alerts_like_replay(tmp_path):
     assert any(e["state"] == "open" and e["zone_id"] == "P-73" for e in events)
     assert all({"t", "alert_id", "zone_id", "track_id", "kind", "state"} <= set(e) for e in events)
     assert "alerts opened" in result.stdout
+
+
+def test_serve_replays_a_recording_paced_at_its_own_time(tmp_path):
+    """A file source alone: the data clock starts at the recording's first time and runs at `speed`."""
+    obs = tmp_path / "obs.jsonl"
+    assert main(["simulate", "gatwick-2018", "--out", str(obs), "--truth", str(tmp_path / "truth.jsonl"),
+                 "--zones-out", str(tmp_path / "zones.geojson")]) == 0
+    port = free_port()
+    (tmp_path / "site.toml").write_text(f"""
+[site]
+lat = 51.1537
+lon = -0.1821
+[zones]
+file = "zones.geojson"
+[database]
+path = "site.db"
+[api]
+port = {port}
+[[sources]]
+type = "file"
+path = "obs.jsonl"
+speed = 20
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "skywarden.cli.main", "serve", "--config", str(tmp_path / "site.toml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        token = None
+        while True:
+            out = proc.stdout.readline()
+            assert out, proc.stderr.read()
+            if m := re.search(r"Admin token.*: (\S+)$", out):
+                token = m.group(1)
+            if out.startswith("URL:"):
+                break
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}) as c:
+            deadline = time.time() + 30
+            while time.time() < deadline and not c.get("/api/alerts").json()["alerts"]:
+                time.sleep(0.3)
+            alerts = c.get("/api/alerts").json()["alerts"]
+            sensors = c.get("/api/sensors").json()["sensors"]
+        assert alerts, "the first drone (t = 20 s scenario time, 1 s at 20x) raises an alert"
+        assert all(s["rejected_by_reason"].get("time_outlier", 0) == 0 for s in sensors)
+        assert 1545253380 <= alerts[-1]["opened_t"] <= 1545253380 + 600
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)

@@ -24,6 +24,7 @@ import msgspec
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import AlertEvent, Zone
 from skywarden.pipeline.live import DataClock, LiveRuntime
+from skywarden.sources.jsonl import IngestReport, read_observations
 from skywarden.sources.live import paced_file, paced_observations, tcp_server, udp_listener
 from skywarden.store.security import AuditLog, TokenStore
 from skywarden.store.sqlite import EventStore
@@ -149,6 +150,32 @@ def _wire_sources(runtime: LiveRuntime, sources: list[dict[str, Any]]) -> list[A
     return coroutines
 
 
+def _clock_for(sources: list[dict[str, Any]]) -> DataClock:
+    """Real UTC time, unless every source is a recording or a simulation.
+
+    Recordings and simulations carry their own (past) times: the data clock then starts at the
+    earliest of them and runs at the first source's ``speed``.
+    """
+    recorded = [s for s in sources if s["type"] in ("file", "simulator")]
+    if not sources or len(recorded) != len(sources):
+        return DataClock()
+    from skywarden.sim import load_scenario
+
+    starts = []
+    for src in recorded:
+        if src["type"] == "simulator":
+            starts.append(load_scenario(src["scenario"]).start_time)
+        else:
+            with open(src["path"], "rb") as f:
+                first = next(read_observations(f, IngestReport()), None)
+            if first is not None:
+                starts.append(first[1].t)
+    speed = float(recorded[0].get("speed", 1.0))
+    if speed <= 0:
+        raise ConfigError("sources: speed must be positive")
+    return DataClock(start=min(starts) if starts else None, speed=speed)
+
+
 def run_serve(config_path: str | Path) -> int:
     """``skywarden serve --config FILE``."""
     from skywarden.api.app import create_app
@@ -161,12 +188,7 @@ def run_serve(config_path: str | Path) -> int:
     if tokens.count_active("admin") == 0:
         _, secret = tokens.create("bootstrap-admin", "admin")
         print(f"Admin token (shown once; create others with POST /api/tokens): {secret}", flush=True)
-    speeds = [float(s.get("speed", 1.0)) for s in cfg.sources if s["type"] in ("file", "simulator")]
-    clock = DataClock()
-    if cfg.sources and all(s["type"] == "simulator" for s in cfg.sources):
-        from skywarden.sim import load_scenario
-
-        clock = DataClock(start=load_scenario(cfg.sources[0]["scenario"]).start_time, speed=speeds[0] if speeds else 1.0)
+    clock = _clock_for(cfg.sources)
     frame = LocalFrame(*cfg.origin, name=f"{cfg.site_name}-enu")
     zones = _restore_zones(store, zones)
 
