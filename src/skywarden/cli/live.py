@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
+import sys
 import tempfile
 import time
 import tomllib
@@ -217,6 +219,21 @@ def _demo_setup(scenario_name: str, speed: float, db: str | None, seed: int = 0)
     return scenario, result, db_path, store, zones, clock
 
 
+def _open_browser(url: str) -> None:
+    """Open the page in a graphical browser; on a machine without a display, only say so.
+
+    Without this check Python's webbrowser module may start a text browser inside the terminal
+    and swallow the demo's output.
+    """
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        print("(no display here: open the URL above in a browser on this machine or through an SSH tunnel)", flush=True)
+        return
+    try:
+        webbrowser.open(url)
+    except webbrowser.Error:
+        print("(could not start a browser: open the URL above yourself)", flush=True)
+
+
 def run_demo(scenario_name: str, speed: float, port: int, db: str | None, open_browser: bool, host: str = "127.0.0.1") -> int:
     """``skywarden demo``: a built-in scenario live, with the web map."""
     from skywarden.api.app import create_app
@@ -232,7 +249,7 @@ def run_demo(scenario_name: str, speed: float, port: int, db: str | None, open_b
         print(f"Admin token: {secret}", flush=True)
         print(f"Open {url}#token={secret} (Ctrl-C stops; everything is kept in the database)", flush=True)
         if open_browser:
-            webbrowser.open(f"{url}#token={secret}")
+            _open_browser(f"{url}#token={secret}")
 
     async def main() -> None:
         runtime = LiveRuntime(zones, result.frame, clock, store)
