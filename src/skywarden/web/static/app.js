@@ -8,10 +8,12 @@
 const TOKEN_KEY = "skywarden.token";
 const SOUND_KEY = "skywarden.sound";
 const RESOLVED_SHOWN = 20;
+const RESOLVED_KEPT = 100; // resolved alerts kept in memory (the server's snapshot carries 50)
 const STALL_AFTER_S = 6; // the server sends sensor frames every 2 s: silence beyond this is a fault
 const RECONNECT_AFTER_S = 15; // a connection silent this long is dropped and dialled again
 const BACKOFF_MAX_S = 30;
 const EARTH_RADIUS_M = 6371008.8;
+const HEADING_MIN_SPEED = 1.5; // m/s: below this a track's heading is mostly noise
 const REDUCED_MOTION = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
 const CLASSES = {
@@ -21,13 +23,7 @@ const CLASSES = {
   unknown: { label: "Unknown", short: "UNKNOWN", color: "#f2d45c" },
 };
 const CLASS_ORDER = ["drone", "unknown", "manned_aircraft", "bird"];
-const COLORS = {
-  zone: "#35c2c1",
-  alert: "#ff3b4f",
-  acknowledged: "#ffb020",
-  pilot: "#f06cd9",
-  selected: "#ffffff",
-};
+const COLORS = { zone: "#35c2c1", alert: "#ff3b4f", pilot: "#f06cd9" }; // the map's; app.css has the rest
 
 // ---------------------------------------------------------------------------------------------
 // State. `window.skywarden` exposes the live collections for debugging and browser tests; the
@@ -46,24 +42,32 @@ const state = {
   bannerAlert: null, // alert_id shown in the banner
   bannerDismissed: new Set(),
   feed: null,
+  live: false, // a snapshot has come: the alerts held are all the unresolved ones
   session: 0, // bumped on every sign-in and sign-out; late answers of an old session are dropped
 };
-window.skywarden = { tracks: state.tracks, alerts: state.alerts, sensors: state.sensors, state };
+window.skywarden = {
+  tracks: state.tracks,
+  alerts: state.alerts,
+  sensors: state.sensors,
+  state,
+  get map() {
+    return MapView.map; // the MapLibre map, or null when it could not start
+  },
+};
 
 const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers.
 
-/** Build an element: h("li", {class: "x", dataset: {id: 1}, onclick: f}, "text", child). */
-function h(tag, props = {}, ...children) {
+/** Build an element: h("li", {class: "x", "data-id": 1, hidden: true}, "text", child). Text
+ * children become text nodes, so data never turns into markup. */
+function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
+  for (const [name, value] of Object.entries(attrs)) {
     if (value == null || value === false) continue;
-    if (key === "class") el.className = value;
-    else if (key === "dataset") Object.assign(el.dataset, value);
-    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else el.setAttribute(key, value === true ? "" : value);
+    if (name === "class") el.className = value;
+    else el.setAttribute(name, value === true ? "" : value);
   }
   el.append(...children.filter((c) => c != null && c !== false));
   return el;
@@ -171,6 +175,20 @@ function zoneCircle(feature) {
   return { center, radius: Math.max(...points.map((p) => distanceM(center, p))) };
 }
 
+const COMPASS = ["N", "NE", "E", "SE", "S", "SW", "W", "NW"];
+
+/** Where the pilot is seen from the drone: "350 m SW", "1.2 km N". */
+function pilotOffset(t) {
+  const from = [t.lon, t.lat];
+  const to = [t.operator_lon, t.operator_lat];
+  const d = distanceM(from, to);
+  const y = Math.sin(rad(to[0] - from[0])) * Math.cos(rad(to[1]));
+  const x = Math.cos(rad(from[1])) * Math.sin(rad(to[1])) - Math.sin(rad(from[1])) * Math.cos(rad(to[1])) * Math.cos(rad(to[0] - from[0]));
+  const bearing = (deg(Math.atan2(y, x)) + 360) % 360;
+  const range = d < 1000 ? `${Math.round(d / 10) * 10} m` : `${(d / 1000).toFixed(1)} km`;
+  return d < 10 ? "here" : `${range} ${COMPASS[Math.round(bearing / 45) % 8]}`;
+}
+
 function boundsOf(features) {
   let west = Infinity, south = Infinity, east = -Infinity, north = -Infinity;
   for (const f of features) {
@@ -242,7 +260,8 @@ function tokenFromFragment() {
   return token.trim() || null;
 }
 
-function showLogin(message) {
+/** The sign-in form, with a message; `keep` leaves the typed token there to correct. */
+function showLogin(message, { keep = false } = {}) {
   $("app").hidden = true;
   $("login").hidden = false;
   const error = $("login-error");
@@ -250,21 +269,25 @@ function showLogin(message) {
   error.textContent = message ?? "";
   $("login-submit").disabled = false;
   const input = $("token-input");
-  input.value = "";
+  if (!keep) input.value = "";
   input.focus();
+  input.select();
 }
 
-async function signIn(token, { fromForm }) {
+const REFUSED = {
+  form: "That token was not accepted. Check it and try again.",
+  link: "The token in the link was not accepted. Enter a valid API token.",
+  saved: "The saved token is no longer accepted (it may have been revoked). Sign in again.",
+};
+
+/** Check a token with GET /api/me, then start the console. `source`: form, link or saved. */
+async function signIn(token, source) {
   let me;
   try {
     me = await request(token, "api/me");
   } catch (err) {
     sessionStorage.removeItem(TOKEN_KEY);
-    if (err.status === 401) {
-      showLogin(fromForm ? "That token was not accepted. Check it and try again." : "The saved token is no longer accepted. Sign in again.");
-    } else {
-      showLogin(`Sign-in failed: ${err.message}`);
-    }
+    showLogin(err.status === 401 ? REFUSED[source] : `Sign-in failed: ${err.message}`, { keep: source === "form" });
     return;
   }
   state.session += 1;
@@ -291,6 +314,7 @@ function signOut(message) {
   state.feed = null;
   state.token = null;
   state.me = null;
+  delete document.body.dataset.role;
   sessionStorage.removeItem(TOKEN_KEY);
   state.tracks.clear();
   state.alerts.clear();
@@ -300,6 +324,7 @@ function signOut(message) {
   state.zones = { type: "FeatureCollection", features: [] };
   state.dataTime = null;
   state.selected = null;
+  state.live = false;
   if ($("action-dialog").open) $("action-dialog").close();
   hideBanner();
   invalidate("tracks", "alerts", "sensors", "zones", "clock");
@@ -318,7 +343,7 @@ class LiveFeed {
     this.attempt = 0;
     this.stopped = false;
     this.firstSnapshot = true;
-    this.lastFrameAt = 0;
+    this.lastFrameAt = 0; // or, while connecting, when the attempt started
     this.retryTimer = 0;
     this.watchdog = 0;
   }
@@ -350,6 +375,7 @@ class LiveFeed {
     setStatus("connecting", this.attempt ? "Reconnecting…" : "Connecting…");
     const ws = new WebSocket(this.url);
     this.ws = ws;
+    this.lastFrameAt = performance.now();
     ws.onopen = () => {
       this.lastFrameAt = performance.now();
       setStatus("live", "Live");
@@ -390,7 +416,7 @@ class LiveFeed {
         clearInterval(this.retryTimer);
         this.connect();
       } else {
-        setStatus("reconnecting", `Disconnected${code ? ` (${code})` : ""} · retry in ${Math.ceil(left)} s`);
+        setStatus("reconnecting", `Connection lost · retry in ${Math.ceil(left)} s`, code ? `the live feed closed with code ${code}` : "");
       }
     };
     clearInterval(this.retryTimer);
@@ -399,22 +425,25 @@ class LiveFeed {
   }
 
   check() {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.ws || this.ws.readyState > WebSocket.OPEN) return;
     const silent = (performance.now() - this.lastFrameAt) / 1000;
     if (silent > RECONNECT_AFTER_S) {
       this.ws.onclose = this.ws.onmessage = null;
       this.ws.close(4000, "no data");
       this.scheduleReconnect();
-    } else if (silent > STALL_AFTER_S) {
+    } else if (silent > STALL_AFTER_S && this.ws.readyState === WebSocket.OPEN) {
       setStatus("stalled", `No data for ${Math.round(silent)} s`);
     }
   }
 }
 
-function setStatus(kind, text) {
+/** The feed's state in the top bar; while it is not live, app.css dims the picture it left. */
+function setStatus(kind, text, detail = "") {
   const el = $("connection-status");
   setData(el, "state", kind);
   setText(el, text);
+  el.title = detail || "Live feed (WebSocket)";
+  setData($("app"), "feed", kind);
 }
 
 function handleFrame(frame, feed) {
@@ -423,6 +452,7 @@ function handleFrame(frame, feed) {
       state.tracks.clear();
       for (const track of frame.tracks ?? []) state.tracks.set(track.track_id, track);
       state.alerts.clear();
+      state.live = true;
       const quiet = feed.firstSnapshot; // alerts already open when the console starts: no sound
       feed.firstSnapshot = false;
       mergeAlerts(frame.alerts ?? [], { quiet });
@@ -471,8 +501,19 @@ function mergeAlerts(list, { quiet }) {
     state.seenAlerts.add(alert.alert_id);
     if (!known && alert.state === "open" && (!fresh || alert.opened_t >= fresh.opened_t)) fresh = alert;
   }
-  if (list.length) invalidate("alerts");
+  if (list.length) {
+    pruneResolved();
+    invalidate("alerts");
+  }
   if (fresh) announce(fresh, { quiet });
+}
+
+/** Forget all but the newest resolved alerts, so a console left open for weeks stays small. */
+function pruneResolved() {
+  const resolved = [...state.alerts.values()].filter((a) => a.state === "resolved");
+  if (resolved.length <= RESOLVED_KEPT) return;
+  resolved.sort((a, b) => (a.resolved_t ?? a.updated_t) - (b.resolved_t ?? b.updated_t));
+  for (const a of resolved.slice(0, resolved.length - RESOLVED_KEPT)) state.alerts.delete(a.alert_id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -553,11 +594,11 @@ function activeAlertsByZone() {
   return byZone;
 }
 
-/** A zone is in alert while an unresolved alert is in it: the server's `state` at its last
- * fetch, kept current between fetches by the alerts of the live feed. */
+/** A zone is in alert while an unresolved alert is in it. The live feed's snapshot carries every
+ * unresolved alert, so once it has come the alerts decide; before, the server's `state` does. */
 function zoneInAlert(feature, byZone) {
   const p = feature.properties ?? {};
-  return p.state === "alert" || byZone.has(p.id);
+  return state.live ? byZone.has(p.id) : p.state === "alert";
 }
 
 /** The alert state per track: "open" wins over "acknowledged". */
@@ -732,13 +773,17 @@ const Sound = {
 
   /** Browsers start audio only after a user gesture: create or resume the context on one. */
   unlock() {
-    if (!this.enabled) return;
+    if (!this.enabled || this.ctx?.state === "running") return;
     try {
       this.ctx ??= new AudioContext();
-      if (this.ctx.state === "suspended") this.ctx.resume();
+      this.ctx.resume().then(() => this.renderButton(), () => {});
     } catch {
       this.ctx = null; // no WebAudio: the visual cue stays
     }
+  },
+
+  get blocked() {
+    return this.enabled && this.ctx?.state !== "running";
   },
 
   alarm() {
@@ -760,17 +805,23 @@ const Sound = {
     }
   },
 
-  toggle() {
+  /** The button: turns sound off and on, or, while the browser still blocks it, lets it play. */
+  click() {
+    if (this.blocked) {
+      this.unlock();
+      return;
+    }
     this.enabled = !this.enabled;
     localStorage.setItem(SOUND_KEY, this.enabled ? "on" : "off");
-    if (this.enabled) this.unlock();
+    this.unlock();
     this.renderButton();
   },
 
   renderButton() {
     const button = $("sound-toggle");
-    button.setAttribute("aria-pressed", String(this.enabled));
-    setText(button, this.enabled ? "Sound on" : "Sound off");
+    button.setAttribute("aria-pressed", String(this.enabled && !this.blocked));
+    setData(button, "state", !this.enabled ? "off" : this.blocked ? "blocked" : "on");
+    setText(button, !this.enabled ? "Sound off" : this.blocked ? "Enable sound" : "Sound on");
   },
 };
 
@@ -922,7 +973,7 @@ function renderSensors() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Track icons: drawn once on a canvas, north-up, rotated by the map to the track's heading.
+// Track symbols: drawn once per class on a canvas, north-up, turned to the track's heading.
 
 function drawIcon(ctx, cls, size, color) {
   const s = size / 2;
@@ -984,13 +1035,17 @@ function drawIcon(ctx, cls, size, color) {
   ctx.restore();
 }
 
-function iconImage(cls, pixelRatio) {
-  const size = Math.round(30 * pixelRatio);
-  const canvas = document.createElement("canvas");
-  canvas.width = canvas.height = size;
-  const ctx = canvas.getContext("2d");
-  drawIcon(ctx, cls, size, CLASSES[cls].color);
-  return ctx.getImageData(0, 0, size, size);
+const ICON_PX = 30;
+const iconUrls = new Map(); // class -> data: URL of its symbol
+
+function iconUrl(cls) {
+  if (!iconUrls.has(cls)) {
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = ICON_PX * Math.max(2, Math.ceil(window.devicePixelRatio || 1));
+    drawIcon(canvas.getContext("2d"), cls, canvas.width, CLASSES[cls].color);
+    iconUrls.set(cls, canvas.toDataURL());
+  }
+  return iconUrls.get(cls);
 }
 
 function drawLegend() {
@@ -1009,6 +1064,10 @@ function drawLegend() {
 const EMPTY = { type: "FeatureCollection", features: [] };
 const classColor = ["match", ["get", "class"], ...Object.entries(CLASSES).flatMap(([k, v]) => [k, v.color]), CLASSES.unknown.color];
 
+// The layers over the basemap. Tracks are not among them: they are HTML markers (see trackMarker),
+// because a symbol layer fed by setData ten times a second shows a moved symbol only after the
+// next placement pass, so on a busy machine the symbols blink or vanish. Markers move with every
+// frame, and their halos pulse in CSS without repainting the map.
 const OVERLAY_LAYERS = [
   { id: "rings", type: "line", source: "rings", filter: ["==", ["get", "kind"], "ring"], paint: { "line-color": "#2a4256", "line-width": 1 } },
   { id: "spokes", type: "line", source: "rings", filter: ["==", ["get", "kind"], "spoke"], paint: { "line-color": "#2a4256", "line-width": 0.7, "line-dasharray": [3, 3] } },
@@ -1017,14 +1076,11 @@ const OVERLAY_LAYERS = [
   { id: "trails", type: "line", source: "trails", layout: { "line-join": "round", "line-cap": "round" }, paint: { "line-color": classColor, "line-width": 2, "line-opacity": 0.55 } },
   { id: "pilot-links", type: "line", source: "pilots", filter: ["==", ["geometry-type"], "LineString"], paint: { "line-color": COLORS.pilot, "line-width": 1.5, "line-dasharray": [2, 2] } },
   { id: "pilots", type: "circle", source: "pilots", filter: ["==", ["geometry-type"], "Point"], paint: { "circle-radius": 5, "circle-color": COLORS.pilot, "circle-stroke-color": "#0b0f14", "circle-stroke-width": 2 } },
-  { id: "track-halo", type: "circle", source: "tracks", filter: ["!=", ["get", "alert"], "none"], paint: { "circle-radius": 19, "circle-color": ["match", ["get", "alert"], "open", COLORS.alert, COLORS.acknowledged], "circle-opacity": 0.25, "circle-stroke-width": 2, "circle-stroke-color": ["match", ["get", "alert"], "open", COLORS.alert, COLORS.acknowledged] } },
-  { id: "track-selected", type: "circle", source: "tracks", filter: ["==", ["get", "selected"], true], paint: { "circle-radius": 22, "circle-opacity": 0, "circle-stroke-width": 1.5, "circle-stroke-color": COLORS.selected } },
-  { id: "tracks", type: "symbol", source: "tracks", layout: { "icon-image": ["concat", "track-", ["get", "class"]], "icon-rotate": ["get", "heading"], "icon-rotation-alignment": "map", "icon-allow-overlap": true, "icon-ignore-placement": true, "symbol-sort-key": ["get", "rank"] } },
 ];
 
 // Where a track's label may sit around its symbol, in order of preference.
 const LABEL_SPOTS = ["e", "ne", "se", "w", "nw", "sw"];
-const LABEL_GAP = { side: 15, corner: 9 };
+const LABEL_GAP = { side: 15, corner: 12 }; // px from the symbol; app.css places labels the same way
 
 function spotRect(spot, { x, y }, w, h) {
   const { side, corner } = LABEL_GAP;
@@ -1052,7 +1108,8 @@ const MapView = {
   map: null,
   loaded: false,
   failed: false,
-  labels: new Map(), // track_id -> {marker, el}
+  markers: new Map(), // track_id -> {marker, el, icon, label, spot, cls, heading}
+  headings: new Map(), // track_id -> last heading while moving
   zoneLabels: new Map(), // zone id -> {marker, el}
   ringsFor: null, // the zone list the rings were drawn for
   ringLabels: [],
@@ -1073,7 +1130,9 @@ const MapView = {
     if (!gl) return fail("the map library did not load (static/vendor/maplibre-gl.js)");
     try {
       const probe = document.createElement("canvas");
-      if (!(probe.getContext("webgl2") || probe.getContext("webgl"))) return fail("this browser provides no WebGL");
+      const context = probe.getContext("webgl2") || probe.getContext("webgl");
+      if (!context) return fail("this browser provides no WebGL");
+      context.getExtension("WEBGL_lose_context")?.loseContext(); // browsers allow only a few contexts
       this.map = new gl.Map({
         container: "map",
         style: {
@@ -1101,19 +1160,15 @@ const MapView = {
     map.addControl(new gl.ScaleControl({ unit: "metric", maxWidth: 140 }), "bottom-right");
     map.on("error", (e) => console.warn("skywarden map:", e.error?.message ?? e));
     map.on("load", () => {
-      const ratio = Math.max(2, window.devicePixelRatio || 1);
-      for (const cls of Object.keys(CLASSES)) map.addImage(`track-${cls}`, iconImage(cls, ratio), { pixelRatio: ratio });
-      for (const id of ["rings", "zones", "trails", "pilots", "tracks"]) map.addSource(id, { type: "geojson", data: EMPTY });
+      for (const id of ["rings", "zones", "trails", "pilots"]) map.addSource(id, { type: "geojson", data: EMPTY });
       for (const layer of OVERLAY_LAYERS) map.addLayer(layer);
-      map.on("click", "tracks", (e) => selectTrack(e.features[0].properties.track_id, { fly: false }));
-      map.on("mouseenter", "tracks", () => { map.getCanvas().style.cursor = "pointer"; });
-      map.on("mouseleave", "tracks", () => { map.getCanvas().style.cursor = ""; });
       for (const type of ["zoomend", "rotateend", "pitchend", "resize"]) map.on(type, () => this.placeLabels());
-      map.on("click", (e) => {
-        if (state.selected != null && !map.queryRenderedFeatures(e.point, { layers: ["tracks"] }).length) {
-          state.selected = null;
-          invalidate("tracks", "alerts");
-        }
+      map.on("rotate", () => this.turnSymbols());
+      map.on("click", () => {
+        // a click on a track's marker stops at the marker: this one fell on the map itself
+        if (state.selected == null) return;
+        state.selected = null;
+        invalidate("tracks", "alerts");
       });
       this.loaded = true;
       if (this.tiles) this.setTiles(...this.tiles);
@@ -1222,9 +1277,9 @@ const MapView = {
       return;
     }
     const center = [0, 1].map((i) => circles.reduce((s, c) => s + c.center[i], 0) / circles.length);
-    const reach = Math.max(...circles.map((c) => distanceM(center, c.center) + c.radius)) * 1.15;
+    const reach = Math.max(...circles.map((c) => distanceM(center, c.center) + c.radius));
     const step = [1000, 2000, 5000, 10000, 20000, 50000].find((m) => reach / m <= 10) ?? 100000;
-    const count = Math.max(3, Math.ceil(reach / step));
+    const count = Math.max(3, Math.ceil(reach / step) + 1);
     const out = [];
     for (let i = 1; i <= count; i++) {
       out.push({ type: "Feature", properties: { kind: "ring" }, geometry: { type: "LineString", coordinates: circleRing(center, i * step) } });
@@ -1241,13 +1296,10 @@ const MapView = {
   renderTracks() {
     if (!this.loaded) return;
     const alerts = alertStateByTrack();
-    const points = [], trails = [], pilots = [];
+    const trails = [], pilots = [];
     for (const t of state.tracks.values()) {
       const cls = classOf(t);
       const here = [t.lon, t.lat];
-      const alert = alerts.get(t.track_id) ?? "none";
-      const rank = alert === "open" ? 3 : alert === "acknowledged" ? 2 : state.selected === t.track_id ? 1 : 0;
-      points.push({ type: "Feature", geometry: { type: "Point", coordinates: here }, properties: { track_id: t.track_id, class: cls, heading: t.heading_deg ?? 0, alert, selected: state.selected === t.track_id, rank } });
       const trail = (t.trail ?? []).slice();
       const last = trail.at(-1);
       if (!last || last[0] !== here[0] || last[1] !== here[1]) trail.push(here);
@@ -1257,15 +1309,15 @@ const MapView = {
         pilots.push({ type: "Feature", geometry: { type: "Point", coordinates: pilot }, properties: { track_id: t.track_id } });
         pilots.push({ type: "Feature", geometry: { type: "LineString", coordinates: [pilot, here] }, properties: { track_id: t.track_id } });
       }
-      this.trackLabel(t, cls, alert);
+      this.trackMarker(t, cls, alerts.get(t.track_id) ?? "none");
     }
-    for (const [id, label] of this.labels) {
+    for (const [id, entry] of this.markers) {
       if (!state.tracks.has(id)) {
-        label.marker.remove();
-        this.labels.delete(id);
+        entry.marker.remove();
+        this.markers.delete(id);
+        this.headings.delete(id);
       }
     }
-    this.source("tracks").setData({ type: "FeatureCollection", features: points });
     this.source("trails").setData({ type: "FeatureCollection", features: trails });
     this.source("pilots").setData({ type: "FeatureCollection", features: pilots });
     this.placeLabels();
@@ -1277,7 +1329,7 @@ const MapView = {
    * covers no label placed before it and no other track's symbol, else the least covered side.
    */
   placeLabels() {
-    if (!this.loaded || !this.labels.size) return;
+    if (!this.loaded || !this.markers.size) return;
     const alerts = alertStateByTrack();
     const rank = (id) => {
       const a = alerts.get(id);
@@ -1287,64 +1339,98 @@ const MapView = {
       return 3 + CLASS_ORDER.indexOf(classOf(state.tracks.get(id)));
     };
     const items = [];
-    for (const [id, label] of this.labels) {
+    for (const [id, entry] of this.markers) {
       const track = state.tracks.get(id);
       if (!track) continue;
       const at = this.map.project([track.lon, track.lat]);
-      items.push({ id, label, at, w: label.el.offsetWidth, h: label.el.offsetHeight });
+      items.push({ id, entry, at, w: entry.label.offsetWidth, h: entry.label.offsetHeight });
     }
-    const symbols = items.map(({ id, at }) => ({ id, x0: at.x - 13, y0: at.y - 13, x1: at.x + 13, y1: at.y + 13 }));
+    const r = ICON_PX / 2 - 2;
+    const symbols = items.map(({ id, at }) => ({ id, x0: at.x - r, y0: at.y - r, x1: at.x + r, y1: at.y + r }));
     const box = this.map.getContainer().getBoundingClientRect();
     const placed = [...this.zoneLabels.values()].map(({ el }) => {
-      const r = el.getBoundingClientRect();
-      return { x0: r.left - box.left, y0: r.top - box.top, x1: r.right - box.left, y1: r.bottom - box.top };
+      const rect = el.getBoundingClientRect();
+      return { x0: rect.left - box.left, y0: rect.top - box.top, x1: rect.right - box.left, y1: rect.bottom - box.top };
     });
     items.sort((a, b) => rank(a.id) - rank(b.id) || a.id - b.id);
     for (const item of items) {
+      const { entry } = item;
       let best = null;
-      for (const spot of [item.label.spot, ...LABEL_SPOTS.filter((s) => s !== item.label.spot)]) {
+      for (const spot of [entry.spot, ...LABEL_SPOTS.filter((s) => s !== entry.spot)]) {
         const rect = spotRect(spot, item.at, item.w, item.h);
         const cost = overlap(rect, placed) + overlap(rect, symbols.filter((s) => s.id !== item.id)) + offscreen(rect, box);
         if (!best || cost < best.cost) best = { spot, rect, cost };
         if (cost === 0) break;
       }
       placed.push(best.rect);
-      item.label.spot = best.spot;
-      setData(item.label.el, "spot", best.spot);
+      entry.spot = best.spot;
+      setData(entry.label, "spot", best.spot);
     }
   },
 
-  trackLabel(t, cls, alert) {
-    let label = this.labels.get(t.track_id);
-    if (!label) {
-      // The marker is a point; the label hangs off it on the side placeLabels() picks.
-      const el = h("div", { class: "track-label", "data-spot": "e" },
+  /** Keep the symbols pointing at their headings while the map turns. */
+  turnSymbols() {
+    const bearing = this.map.getBearing();
+    for (const entry of this.markers.values()) entry.icon.style.transform = `rotate(${entry.heading - bearing}deg)`;
+  },
+
+  /** The symbol's heading: a hovering track keeps the one it last moved with (noise otherwise). */
+  heading(t) {
+    if (t.heading_deg != null && (t.speed_mps ?? 0) >= HEADING_MIN_SPEED) this.headings.set(t.track_id, t.heading_deg);
+    return this.headings.get(t.track_id) ?? t.heading_deg ?? 0;
+  },
+
+  /** A track on the map: its symbol (turned to its heading), halo, selection ring and label. */
+  trackMarker(t, cls, alert) {
+    let entry = this.markers.get(t.track_id);
+    if (!entry) {
+      const icon = h("img", { class: "track__icon", alt: "", draggable: "false" });
+      // the label hangs off the symbol on the side placeLabels() picks
+      const label = h("div", { class: "track-label", "data-spot": "e" },
         h("div", { class: "track-label__title" }, h("b"), h("span")),
         h("div", { class: "track-label__kin" }),
-        h("div", { class: "track-label__ident" }));
+        h("div", { class: "track-label__ident" }),
+        h("div", { class: "track-label__pilot" }));
+      const el = h("div", { class: "track", "data-testid": "track-marker" }, h("div", { class: "track__halo" }), icon, label);
       const id = t.track_id;
-      el.addEventListener("click", (e) => { e.stopPropagation(); selectTrack(id, { fly: false }); });
-      const anchor = h("div", { class: "track-anchor" }, el);
-      const marker = new window.maplibregl.Marker({ element: anchor }).setLngLat([t.lon, t.lat]).addTo(this.map);
-      label = { marker, el, spot: "e" };
-      this.labels.set(t.track_id, label);
+      el.addEventListener("click", (e) => {
+        e.stopPropagation();
+        selectTrack(id, { fly: false });
+      });
+      const marker = new window.maplibregl.Marker({ element: el }).setLngLat([t.lon, t.lat]).addTo(this.map);
+      entry = { marker, el, icon, label, spot: "e", cls: null };
+      this.markers.set(t.track_id, entry);
     }
-    const { el, marker } = label;
+    const { marker, el, icon, label } = entry;
     marker.setLngLat([t.lon, t.lat]);
+    if (entry.cls !== cls) {
+      entry.cls = cls;
+      icon.src = iconUrl(cls);
+    }
+    entry.heading = this.heading(t);
+    icon.style.transform = `rotate(${entry.heading - this.map.getBearing()}deg)`;
+    setData(el, "trackId", t.track_id);
     setData(el, "class", cls);
     setData(el, "alert", alert);
     el.classList.toggle("is-selected", state.selected === t.track_id);
-    const [title, kin, ident] = el.children;
+    setData(label, "class", cls);
+    setData(label, "alert", alert);
+    label.classList.toggle("is-selected", state.selected === t.track_id);
+    const [title, kin, ident, pilot] = label.children;
     setText(title.firstChild, `T${t.track_id}`);
     setText(title.lastChild, CLASSES[cls].short);
     setText(kin, `${fmtInt(t.alt_m)} m · ${fmtSpeed(t.speed_mps)} m/s`);
     const who = identity(t);
     setText(ident, who);
     ident.hidden = !who;
+    const hasPilot = t.operator_lat != null && t.operator_lon != null;
+    if (hasPilot) setText(pilot, `pilot ${pilotOffset(t)}`);
+    pilot.hidden = !hasPilot;
   },
 };
 
-// Pulsing of zones and tracks in alert (a steady highlight when the user prefers less motion).
+// Pulsing of the zones with an open alert (steady when the user prefers less motion); the
+// tracks' halos pulse in CSS.
 const Pulse = {
   timer: 0,
   update() {
@@ -1363,8 +1449,6 @@ const Pulse = {
     const map = MapView.map;
     if (!MapView.loaded) return;
     map.setPaintProperty("zones-fill", "fill-opacity", ["case", ["get", "pulse"], 0.1 + 0.22 * k, ["==", ["get", "state"], "alert"], 0.2, 0.08]);
-    map.setPaintProperty("track-halo", "circle-radius", ["match", ["get", "alert"], "open", 16 + 8 * k, 17]);
-    map.setPaintProperty("track-halo", "circle-opacity", ["match", ["get", "alert"], "open", 0.15 + 0.25 * (1 - k), 0.2]);
   },
 };
 
@@ -1390,10 +1474,10 @@ function wire() {
     const token = $("token-input").value.trim();
     if (!token) return;
     $("login-submit").disabled = true;
-    await signIn(token, { fromForm: true });
+    await signIn(token, "form");
   });
   $("logout").addEventListener("click", () => signOut(null));
-  $("sound-toggle").addEventListener("click", () => Sound.toggle());
+  $("sound-toggle").addEventListener("click", () => Sound.click());
   $("alert-banner-close").addEventListener("click", () => {
     if (state.bannerAlert != null) state.bannerDismissed.add(state.bannerAlert);
     hideBanner();
@@ -1415,7 +1499,7 @@ function wire() {
     const token = tokenFromFragment();
     if (token && token !== state.token) {
       if (state.token) signOut(null);
-      signIn(token, { fromForm: false });
+      signIn(token, "link");
     }
   });
   Sound.renderButton();
@@ -1424,8 +1508,10 @@ function wire() {
 
 function boot() {
   wire();
-  const token = tokenFromFragment() ?? sessionStorage.getItem(TOKEN_KEY);
-  if (token) signIn(token, { fromForm: false });
+  const linked = tokenFromFragment();
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (linked) signIn(linked, "link");
+  else if (saved) signIn(saved, "saved");
   else showLogin(null);
 }
 
