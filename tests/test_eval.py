@@ -226,7 +226,8 @@ def alert_run(tmp_path: Path):
     }
     truth, tracks = [], []
     for target_id, (kind, start, vel, extra, track_id) in movers.items():
-        at = lambda s: tuple(p + v * s for p, v in zip(start, vel))  # noqa: E731 - position after s seconds
+        def at(s, start=start, vel=vel):  # position after s seconds
+            return tuple(p + v * s for p, v in zip(start, vel))
         truth += [_truth(T0 + k, target_id, kind, at(k), vel, **extra) for k in range(121)]
         tracks += [_track(T0 + k + 0.5, track_id, np.add(at(k + 0.5), (0, 5, 0)), vel) for k in range(2, 120)]
     tracks += [_track(T0 + k, 99, (800.0, -800.0, 100.0), (0, 0, 0), "unknown") for k in range(55, 66)]
