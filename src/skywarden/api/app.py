@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -70,7 +71,9 @@ class _RuntimeCollector:
         yield CounterMetricFamily("skywarden_pipeline_steps", "Pipeline steps run", value=rt.pipeline.stats.steps)
 
 
-def create_app(runtime: LiveRuntime, tokens: TokenStore, audit: AuditLog, *, tile_url: str | None = None) -> FastAPI:
+def create_app(
+    runtime: LiveRuntime, tokens: TokenStore, audit: AuditLog, *, tile_url: str | None = None, tile_attribution: str | None = None
+) -> FastAPI:
     """The application for one running site.
 
     Args:
@@ -78,6 +81,7 @@ def create_app(runtime: LiveRuntime, tokens: TokenStore, audit: AuditLog, *, til
         tokens: the API token store.
         audit: the audit log.
         tile_url: an optional XYZ raster tile URL template for the map's background.
+        tile_attribution: the credit the tile provider's licence requires, shown on the map.
     """
     from skywarden.web import STATIC_DIR, vendor_files
 
@@ -86,6 +90,8 @@ def create_app(runtime: LiveRuntime, tokens: TokenStore, audit: AuditLog, *, til
         version=__version__,
         description="Live air picture, zone alerts and their lifecycle. Authenticate with `Authorization: Bearer <token>`.",
     )
+    # The basemap is 1.9 MB of GeoJSON (0.66 MB compressed); API responses compress well too.
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
     registry = CollectorRegistry()
     registry.register(_RuntimeCollector(runtime))  # type: ignore[arg-type]
 
@@ -145,7 +151,7 @@ def create_app(runtime: LiveRuntime, tokens: TokenStore, audit: AuditLog, *, til
     @app.get("/api/health")
     def health(who: Viewer) -> dict[str, Any]:
         """Liveness and a few counters."""
-        return runtime.health() | {"tile_url": tile_url}
+        return runtime.health() | {"tile_url": tile_url, "tile_attribution": tile_attribution}
 
     @app.get("/metrics", response_class=Response)
     def metrics(who: Viewer) -> Response:

@@ -50,6 +50,7 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     tile_url: str | None = None
+    tile_attribution: str | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -92,6 +93,7 @@ def load_serve_config(path: str | Path) -> ServeConfig:
         host=str(api.get("host", "127.0.0.1")),
         port=int(api.get("port", 8000)),
         tile_url=api.get("tile_url"),
+        tile_attribution=api.get("tile_attribution"),
         sources=sources,
     )
 
@@ -197,7 +199,7 @@ def run_serve(config_path: str | Path) -> int:
     async def main() -> None:
         runtime = LiveRuntime(zones, frame, clock, store)
         runtime.start(*_wire_sources(runtime, cfg.sources))
-        app = create_app(runtime, tokens, audit, tile_url=cfg.tile_url)
+        app = create_app(runtime, tokens, audit, tile_url=cfg.tile_url, tile_attribution=cfg.tile_attribution)
         await _serve_until_stopped(runtime, app, cfg.host, cfg.port, lambda port: print(f"URL: http://{cfg.host}:{port}/", flush=True))
 
     try:
