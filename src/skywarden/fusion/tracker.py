@@ -87,6 +87,8 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True):
     manoeuvre_q_v: float = 10.0
     """Process noise (m^2/s^3) of the second-chance gate for a confirmed track that missed its
     plot (a manoeuvre), and of the test whether a new track continues a coasting one."""
+    merge_radius_m: float = 250.0
+    """Tracks further apart than this (metres) are never duplicates of each other."""
     merge_velocity_mps: float = 10.0
     """Two tracks this close in velocity (and gated in position) are one object."""
 
@@ -534,6 +536,11 @@ class Tracker:
         cand = np.flatnonzero(updated & (self.status != _FREE))
         if cand.size < 2:
             return []
+        # Cheap pre-filter: only tracks with a neighbour within merge_radius_m can be duplicates.
+        close = cKDTree(self.x[cand, :3]).query_pairs(r=cfg.merge_radius_m, output_type="ndarray")
+        if close.size == 0:
+            return []
+        cand = cand[np.unique(close)]
         a_idx, b_idx, _ = gate_pairs(
             self.x[cand], self.P[cand], self.t[cand],
             self.x[cand, :3], np.sqrt(np.maximum(np.diagonal(self.P[cand], axis1=1, axis2=2)[:, :3], 1e-6)), self.t[cand],
