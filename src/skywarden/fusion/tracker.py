@@ -67,7 +67,7 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True):
     identity_score: float = 6.0
     """``score``: evidence per Remote ID / ADS-B report (clutter carries no identity)."""
     max_score: float = 50.0
-    tentative_coast_s: float = 2.5
+    tentative_coast_s: float = 3.5
     """Delete a tentative track not updated for this long."""
     confirmed_coast_s: float = 8.0
     """Delete a confirmed track not updated for this long."""
