@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from live_latency import BackgroundLoad, Phases, Probes, machine, site, ws_client  # noqa: E402
+from live_latency import BackgroundLoad, Phases, Probes, machine, site, write_keeping_analysis, ws_client  # noqa: E402
 
 from skywarden.pipeline.live import DataClock, LiveConfig, LiveRuntime  # noqa: E402
 from skywarden.store.sqlite import EventStore  # noqa: E402
@@ -205,9 +205,8 @@ def main() -> None:
     if args.json_out:
         args.json_out.write_text(json.dumps(result, indent=1))
     text = report(result, args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
     print(text)
+    write_keeping_analysis(args.out, text)
 
 
 if __name__ == "__main__":
