@@ -38,3 +38,14 @@ def test_uncommitted_rows_are_not_visible_to_readers(tmp_path):
     store.commit()
     assert reader.execute("SELECT count(*) FROM observations").fetchone()[0] == 1
     store.close()
+
+
+def test_prune_deletes_old_observations_and_tracks_but_keeps_alerts(tmp_path):
+    with EventStore(tmp_path / "p.db") as store:
+        store.append_observations([(float(t), "plot", "r", "{}") for t in range(12_000)])
+        store.append_alerts([AlertEvent(t=1.0, alert_id=1, zone_id="Z", track_id=1, kind="zone_entry", state="open")])
+        store.commit()
+        assert store.prune(10_000.0, batch_rows=1000) == 10_000
+        assert store.count("observations") == 2_000
+        assert store.query("SELECT min(t) FROM observations") == [(10_000.0,)]
+        assert store.count("alert_events") == 1

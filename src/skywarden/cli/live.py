@@ -25,7 +25,7 @@ import msgspec
 
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import AlertEvent, Zone
-from skywarden.pipeline.live import DataClock, LiveRuntime
+from skywarden.pipeline.live import DataClock, LiveConfig, LiveRuntime
 from skywarden.sources.jsonl import IngestReport, read_observations
 from skywarden.sources.live import paced_file, paced_observations, tcp_server, udp_listener
 from skywarden.store.security import AuditLog, TokenStore
@@ -51,6 +51,7 @@ class ServeConfig:
     port: int = 8000
     tile_url: str | None = None
     tile_attribution: str | None = None
+    retention_days: float | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -94,6 +95,7 @@ def load_serve_config(path: str | Path) -> ServeConfig:
         port=int(api.get("port", 8000)),
         tile_url=api.get("tile_url"),
         tile_attribution=api.get("tile_attribution"),
+        retention_days=doc.get("database", {}).get("retention_days"),
         sources=sources,
     )
 
@@ -197,7 +199,8 @@ def run_serve(config_path: str | Path) -> int:
     zones = _restore_zones(store, zones)
 
     async def main() -> None:
-        runtime = LiveRuntime(zones, frame, clock, store)
+        retention = None if cfg.retention_days is None else float(cfg.retention_days) * 86_400.0
+        runtime = LiveRuntime(zones, frame, clock, store, config=LiveConfig(retention_s=retention))
         runtime.start(*_wire_sources(runtime, cfg.sources))
         app = create_app(runtime, tokens, audit, tile_url=cfg.tile_url, tile_attribution=cfg.tile_attribution)
         await _serve_until_stopped(runtime, app, cfg.host, cfg.port, lambda port: print(f"URL: http://{cfg.host}:{port}/", flush=True))

@@ -74,6 +74,10 @@ class LiveConfig(msgspec.Struct, frozen=True, kw_only=True):
     resolved_kept: int = 200
     max_time_skew_s: float = 3600.0
     """Reject observations whose time is further than this from the data clock."""
+    retention_s: float | None = None
+    """Keep observations and track updates this long (data time); alert events are kept.
+    None keeps everything (about 20 MB per minute at 1,000 observations/s)."""
+    prune_every_s: float = 600.0
 
 
 @dataclass
@@ -408,9 +412,13 @@ class LiveRuntime:
     async def _ticker(self) -> None:
         next_frame = time.monotonic()
         next_sensors = time.monotonic()
+        next_prune = time.monotonic() + self.config.prune_every_s
         while True:
             self.process_once()
             now = time.monotonic()
+            if self.config.retention_s is not None and self.store is not None and now >= next_prune:
+                self.store.prune(self.clock.now() - self.config.retention_s)
+                next_prune = now + self.config.prune_every_s
             if now >= next_frame:
                 self._flush_frames()
                 next_frame = now + self.config.frame_interval_s

@@ -163,6 +163,23 @@ class EventStore:
                  "uas_id", "icao24", "operator_lat", "operator_lon")
         return [dict(zip(names, row)) for row in self._db.execute(sql, params).fetchall()]
 
+    def prune(self, before_t: float, batch_rows: int = 5000) -> int:
+        """Delete observations and track updates older than ``before_t`` (UNIX s); alert events
+        are kept. Deletes in small transactions so readers and the writer never wait long.
+        Returns the number of rows deleted."""
+        self.commit()
+        deleted = 0
+        for table in ("observations", "track_updates"):
+            while True:
+                cur = self._db.execute(
+                    f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE t < ? ORDER BY id LIMIT ?)",
+                    (before_t, batch_rows),
+                )
+                deleted += cur.rowcount
+                if cur.rowcount < batch_rows:
+                    break
+        return deleted
+
     def save_zones(self, geojson: str) -> None:
         """Keep the current zones (after an operator's edit) so a restart resumes with them."""
         self.commit()
