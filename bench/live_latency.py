@@ -20,8 +20,8 @@ Each configuration runs in a fresh child process: the background load alone duri
 then ``--duration`` s of measurement. Per tick the time spent in each stage (drain, measurement
 conversion + tracker step, zone test, alert rules, store, runtime views, WebSocket frame
 building) is recorded by wrapping the runtime's methods on the instance (no source changes).
-With ``--store`` the SQLite EventStore is on (a temp file) and one WebSocket client is emulated
-(a subscriber whose frames are serialised with ``json.dumps`` as the API does); that is the
+In the ``store`` mode the SQLite EventStore is on (a temp file) and one WebSocket client is
+emulated (a subscriber whose frames are serialised with msgspec, as the API does); that is the
 production configuration.
 
 Usage:
@@ -48,6 +48,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from skywarden.core.frame import LocalFrame
@@ -86,6 +87,22 @@ def site() -> tuple[LocalFrame, list]:
         "type": "Feature", "geometry": {"type": "Point", "coordinates": [SITE_LON, SITE_LAT]},
         "properties": {"id": "Z1", "name": "bench zone", "radius_m": ZONE_RADIUS_M, "upper_m": 1_000.0}}]})
     return frame, zones
+
+
+def code_version() -> str:
+    """The commit measured, and whether the code came from elsewhere (a patched copy) or has local edits."""
+    import skywarden
+
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+    where = Path(skywarden.__file__).resolve()
+    if repo not in where.parents:
+        return f"commit {head} + patched copy at {where.parent.parent}"
+    return f"commit {head}" + (" + uncommitted changes in src" if dirty else "")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -316,8 +333,9 @@ class Phases:
         self.wrap(p.alerts, "process", "alert_rules")
         self.wrap(p, "on_step", "runtime_views")  # LiveRuntime._on_step: track/alert views (+ listeners)
         if p.store is not None:
-            for name in ("append_observations", "append_tracks", "append_alerts", "commit"):
-                self.wrap(p.store, name, "store")
+            for name in ("append_observations", "append_tracks", "append_alerts"):
+                self.wrap(p.store, name, "store_append")
+            self.wrap(p.store, "commit", "store_commit")
         self.wrap(runtime, "_flush_frames", "ws_frame_build")
         self.wrap(runtime, "sensor_views", "ws_sensor_views")
         process_once = runtime.process_once
@@ -340,27 +358,30 @@ class Phases:
         self.current.clear()
 
 
-async def ws_client(runtime: LiveRuntime, phases: Phases) -> None:
-    """One WebSocket client, minus the socket: frames serialised with json.dumps as in the API."""
+async def ws_client(runtime: LiveRuntime, phases: Phases, encoder: str = "msgspec") -> None:
+    """One WebSocket client, minus the socket: frames serialised as the API does
+    (``msgspec.json.encode(...).decode()``; ``encoder="json"``: ``json.dumps``, the API before 5041d80)."""
+    dumps = json.dumps if encoder == "json" else (lambda obj: msgspec.json.encode(obj).decode())
     sub = runtime.subscribe()
     try:
         while True:
             if sub.needs_snapshot:
                 sub.needs_snapshot = False
                 t0 = time.perf_counter()
-                json.dumps(runtime.snapshot())
+                dumps(runtime.snapshot())
                 phases.current["ws_json"] += time.perf_counter() - t0
                 continue
             frame = await sub.queue.get()
             t0 = time.perf_counter()
-            json.dumps(frame)
+            dumps(frame)
             phases.current["ws_json"] += time.perf_counter() - t0
     finally:
         runtime.unsubscribe(sub)
 
 
 # -- one configuration (child process) --------------------------------------------------------------------
-async def measure(rate: float, duration: float, warmup: float, store_on: bool, config: LiveConfig, profile: str | None) -> dict:
+async def measure(rate: float, duration: float, warmup: float, store_on: bool, config: LiveConfig, profile: str | None,
+                  ws_encoder: str = "msgspec") -> dict:
     frame, zones = site()
     tmp = tempfile.TemporaryDirectory()
     store = EventStore(Path(tmp.name) / "live.db") if store_on else None
@@ -375,7 +396,7 @@ async def measure(rate: float, duration: float, warmup: float, store_on: bool, c
 
     sources = [load.run(runtime, stats), probes.run(runtime)]
     if store_on:
-        sources.append(ws_client(runtime, phases))
+        sources.append(ws_client(runtime, phases, ws_encoder))
     runtime.start(*sources)
     await asyncio.sleep(warmup)
     gc.collect()
@@ -406,7 +427,7 @@ async def measure(rate: float, duration: float, warmup: float, store_on: bool, c
         "queue_max": stats["queue_max"], "burst_late_max_s": stats["burst_late_max"],
         "probes": len(lat), "probes_missed": missed, "other_alerts": probes.other_alerts,
         "latency_s": lat, "runtime_reported_s": rep,
-        "tick_s": config.tick_s, "reorder_s": config.reorder_s,
+        "tick_s": config.tick_s, "reorder_s": config.reorder_s, "ws_encoder": ws_encoder,
     }
     ticks = phases.ticks
     keys = sorted({k for t in ticks for k in t})
@@ -428,7 +449,7 @@ async def measure(rate: float, duration: float, warmup: float, store_on: bool, c
 
 def child(args: argparse.Namespace) -> None:
     config = LiveConfig(tick_s=args.tick_s, reorder_s=args.reorder_s)
-    result = asyncio.run(measure(args.rate, args.duration, args.warmup, args.store, config, args.profile))
+    result = asyncio.run(measure(args.rate, args.duration, args.warmup, args.store, config, args.profile, args.ws_encoder))
     print("RESULT " + json.dumps(result), flush=True)
     if args.profile:
         pstats.Stats(args.profile).sort_stats("cumulative").print_stats(45)
@@ -440,14 +461,15 @@ def summary_row(r: dict) -> str:
         f"| {r['rate']:,.0f} | {'SQLite + 1 WS client' if r['store'] else 'none'} | {r['targets']:,} | "
         f"{r['tracks_confirmed']:,} / {r['tracks_active']:,} | {r['ingested_per_s']:,.0f} | {r['queue_max']:,} | "
         f"{r['probes']} ({r['probes_missed']} missed) | {percentile(lat, 50):.0f} | {percentile(lat, 99):.0f} | "
-        f"{max(lat, default=float('nan')):.0f} | {r['process_once_ms']['p50']:.1f} / {r['process_once_ms']['p99']:.1f} | "
+        f"{max(lat, default=float('nan')):.0f} | {percentile([1000 * x for x in r['runtime_reported_s']], 50):.0f} | "
+        f"{r['process_once_ms']['p50']:.1f} / {r['process_once_ms']['p99']:.1f} | "
         f"{r['ticker_period_ms']['p50']:.0f} / {r['ticker_period_ms']['p99']:.0f} | {100 * r['cpu_per_wall']:.0f}% |"
     )
 
 
 def phase_rows(r: dict) -> list[str]:
-    order = ["process_once", "drain", "tracker_step", "zone_test", "alert_rules", "runtime_views", "store",
-             "ws_frame_build", "ws_sensor_views", "ws_json"]
+    order = ["process_once", "drain", "tracker_step", "zone_test", "alert_rules", "runtime_views", "store_append",
+             "store_commit", "ws_frame_build", "ws_json"]
     m, s = r["phase_mean_ms"], r["phase_per_s_ms"]
     return [f"| {r['rate']:,.0f} | {'SQLite + WS' if r['store'] else 'none'} | " + " | ".join(
         f"{m.get(k, 0.0):.2f} ({s.get(k, 0.0) / 10:.1f}%)" for k in order) + " |"]
@@ -461,6 +483,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=15.0)
     parser.add_argument("--tick-s", type=float, default=LiveConfig().tick_s)
     parser.add_argument("--reorder-s", type=float, default=LiveConfig().reorder_s)
+    parser.add_argument("--ws-encoder", choices=["json", "msgspec"], default="msgspec",
+                        help="how the emulated WebSocket client serialises frames (the API uses msgspec)")
     parser.add_argument("--out", type=Path, default=RESULTS / "live_latency.md")
     parser.add_argument("--json-out", type=Path, default=None, help="also write the raw results as JSON")
     # internal: one configuration in this process
@@ -473,14 +497,19 @@ def main() -> None:
         child(args)
         return
     results = []
+    code = code_version()
     load_before = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     for rate in args.rates:
         for mode in args.modes:
             cmd = [sys.executable, __file__, "--child", "--rate", str(rate), "--duration", str(args.duration),
-                   "--warmup", str(args.warmup), "--tick-s", str(args.tick_s), "--reorder-s", str(args.reorder_s)]
+                   "--warmup", str(args.warmup), "--tick-s", str(args.tick_s), "--reorder-s", str(args.reorder_s),
+                   "--ws-encoder", args.ws_encoder]
             if mode == "store":
                 cmd.append("--store")
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                sys.exit(f"configuration {rate:g} obs/s {mode} failed:\n{proc.stderr}")
+            out = proc.stdout
             r = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
             results.append(r)
             lat = [1000 * x for x in r["latency_s"]]
@@ -493,15 +522,19 @@ def main() -> None:
         "",
         f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d', time.gmtime())}. "
         f"Load average before the run: {' '.join(load_before)} (other work shares this 2-core machine).",
-        f"Command: `python bench/live_latency.py --duration {args.duration:g} --warmup {args.warmup:g}`. "
+        f"Code: {code}.",
+        f"Command: `python bench/live_latency.py --duration {args.duration:g} --warmup {args.warmup:g}"
+        f"{'' if args.ws_encoder == 'msgspec' else ' --ws-encoder ' + args.ws_encoder}`. "
         f"LiveConfig: tick_s {args.tick_s:g}, reorder_s {args.reorder_s:g}, other fields default; PipelineConfig default (batch_s 1).",
         "",
         "Latency = wall time the probe's `open` alert reached an alert listener minus the wall time its first report",
         "inside the zone was offered (same process, `time.monotonic()`). The floor is reorder_s (the runtime holds an",
         "observation until the data clock is reorder_s past its time) plus the wait for the next tick.",
+        "`listener arrival` is what the runtime itself reports (alert time minus the `arrival` argument of the listener);",
+        "CPU is the process's CPU time over wall time (load generator included; 100% = one core).",
         "",
-        "| obs/s | store | targets | tracks confirmed / active | ingested obs/s | queue max | probes | p50 ms | p99 ms | max ms | tick work p50 / p99 ms | ticker period p50 / p99 ms | CPU |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| obs/s | store | targets | tracks confirmed / active | ingested obs/s | queue max | probes | p50 ms | p99 ms | max ms | listener `arrival` p50 ms | tick work p50 / p99 ms | ticker period p50 / p99 ms | CPU |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [summary_row(r) for r in results]
     lines += [
@@ -510,16 +543,26 @@ def main() -> None:
         "advance: measurement conversion + tracker + zone test + alert rules + store + runtime views); the other",
         "columns are parts of it, except `ws_*` (frame building in the ticker, JSON in the client task).",
         "",
-        "| obs/s | store | process_once | drain | tracker_step | zone_test | alert_rules | runtime_views | store | ws_frame_build | ws_sensor_views | ws_json |",
+        "| obs/s | store | process_once | drain | tracker_step | zone_test | alert_rules | runtime_views | store_append | store_commit | ws_frame_build | ws_json |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines += phase_rows(r)
     lines += ["", "Target (issue: live runtime): p99 <= 100 ms at 10,000 observations/s on this 2-core machine."]
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
     print(text)
+    write_keeping_analysis(args.out, text)
+
+
+def write_keeping_analysis(path: Path, text: str) -> None:
+    """Write the measured part; a hand-written ``## Analysis`` section already in the file stays."""
+    marker = "\n## Analysis"
+    if path.exists():
+        old = path.read_text()
+        if marker in old:
+            text = text + old[old.index(marker):]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 if __name__ == "__main__":

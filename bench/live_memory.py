@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from live_latency import BackgroundLoad, Phases, Probes, machine, site, write_keeping_analysis, ws_client  # noqa: E402
+from live_latency import BackgroundLoad, Phases, Probes, code_version, machine, site, write_keeping_analysis, ws_client  # noqa: E402
 
 from skywarden.pipeline.live import DataClock, LiveConfig, LiveRuntime  # noqa: E402
 from skywarden.store.sqlite import EventStore  # noqa: E402
@@ -140,6 +140,7 @@ def report(result: dict, args: argparse.Namespace) -> str:
         "",
         f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d', time.gmtime())}. The machine has 2 cores and other",
         "work (other engineers' tests and benchmarks) ran concurrently, which affects CPU timing but not memory.",
+        f"Code: {result.get('code', 'unknown')}.",
         f"Command: `python bench/live_memory.py --duration {duration:g} --rate {result['rate']:g} --lifetime-s {result['lifetime_s']:g}`"
         f"{'' if args.tracemalloc else ' --no-tracemalloc'}.",
         f"Load: {result['rate']:,.0f} obs/s ({result['targets']} targets at a time, mean lifetime {result['lifetime_s']:g} s, each new one a",
@@ -201,7 +202,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "live_memory.md")
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
+    code = code_version()
     result = asyncio.run(run(args))
+    result["code"] = code
     if args.json_out:
         args.json_out.write_text(json.dumps(result, indent=1))
     text = report(result, args)
