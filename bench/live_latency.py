@@ -37,8 +37,6 @@ import cProfile
 import gc
 import json
 import math
-import os
-import platform
 import pstats
 import subprocess
 import sys
@@ -50,6 +48,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+from machine import machine  # bench/machine.py, beside this script
 
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import AlertEvent, PlotObservation, RemoteIdObservation
@@ -67,18 +66,6 @@ RADARS = ("radar-a", "radar-b")
 RADAR_PD = 0.9
 RID_FRACTION = 0.5
 BURST_S = 0.01
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
 def site() -> tuple[LocalFrame, list]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -25,21 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import machine  # bench/machine.py, beside this script
+
 from skywarden.sim import simulate, synthetic_swarm, write_simulation
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
 def run_replay(obs: Path, zones: Path, work: Path, db: bool) -> tuple[float, dict]:
