@@ -81,6 +81,8 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True):
     min_rescan_s: float = 0.15
     rescan_probe_steps: int = 10
     """A plot this much newer than its track's update in the same step counts as the next scan."""
+    manoeuvre_min_age_s: float = 0.5
+    """In live micro-batches, the second-chance gate considers only tracks this long without update."""
     manoeuvre_tau_s: float = 1.0
     """How many seconds of manoeuvre noise widen the second-chance gate."""
     manoeuvre_q_h: float = 100.0
@@ -111,6 +113,7 @@ class Tracker:
         self._by_identity: dict[str, int] = {}
         self._rescan_found: dict[str, int] = {}
         self._period_updated = np.zeros(capacity, dtype=bool)
+        self._micro_step = False
         self._step_count = 0
         self._free: list[int] = list(range(capacity - 1, -1, -1))
         mask_bits = self.config.confirm_n
@@ -179,6 +182,7 @@ class Tracker:
             end_period: run track management after this batch.
         """
         self._step_count += 1
+        self._micro_step = not end_period
         touched = self._ingest(batch)
         cap = self.x.shape[0]
         if self._period_updated.size != cap:
@@ -256,6 +260,11 @@ class Tracker:
         # widened covariance, so the velocity catches up within a step or two instead of a new
         # track splitting off.
         idle = np.setdiff1d(candidates[self.status[candidates] == CONFIRMED], trk, assume_unique=True)
+        if self._micro_step:
+            # In a live micro-batch most tracks are simply not due yet: only one that has gone a
+            # while without an update can have missed its plot. (A replay step spans the whole
+            # period, so there every track without a plot in it is a candidate.)
+            idle = idle[float(np.median(batch.t[idx])) - self.t[idle] >= cfg.manoeuvre_min_age_s]
         m_trk = np.zeros(0, dtype=np.int64)
         if rest.size and idle.size:
             saved = self.P[idle]
