@@ -18,6 +18,24 @@ from skywarden.cli.main import main
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+def start_serve(config):
+    """Start `skywarden serve`; return the process and the admin token it printed (None when it
+    printed none), once it serves its URL."""
+    proc = subprocess.Popen([sys.executable, "-m", "skywarden.cli.main", "serve", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    token = None
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        out = proc.stdout.readline()
+        if not out:
+            break
+        if m := re.search(r"Admin token.*: (\S+)$", out):
+            token = m.group(1)
+        if out.startswith("URL:"):
+            return proc, token
+    raise AssertionError(proc.stderr.read())
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -44,17 +62,7 @@ port = {tcp_port}
 """)
 
     def start():
-        proc = subprocess.Popen([sys.executable, "-m", "skywarden.cli.main", "serve", "--config", str(tmp_path / "site.toml")],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        token = None
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            out = proc.stdout.readline()
-            if m := re.search(r"Admin token.*: (\S+)$", out):
-                token = m.group(1)
-            if "URL:" in out:
-                return proc, token
-        raise AssertionError(proc.stderr.read())
+        return start_serve(tmp_path / "site.toml")
 
     proc, token = start()
     assert token
@@ -133,17 +141,8 @@ type = "file"
 path = "obs.jsonl"
 speed = 20
 """)
-    proc = subprocess.Popen([sys.executable, "-m", "skywarden.cli.main", "serve", "--config", str(tmp_path / "site.toml")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc, token = start_serve(tmp_path / "site.toml")
     try:
-        token = None
-        while True:
-            out = proc.stdout.readline()
-            assert out, proc.stderr.read()
-            if m := re.search(r"Admin token.*: (\S+)$", out):
-                token = m.group(1)
-            if out.startswith("URL:"):
-                break
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}) as c:
             deadline = time.time() + 30
             while time.time() < deadline and not c.get("/api/alerts").json()["alerts"]:
