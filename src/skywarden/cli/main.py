@@ -3,6 +3,7 @@
     skywarden simulate SCENARIO --out OBS.jsonl --truth TRUTH.jsonl [--zones-out ZONES.geojson] [--seed N]
     skywarden replay OBS.jsonl --zones ZONES.geojson --tracks-out TRACKS.jsonl --alerts-out ALERTS.jsonl [--db FILE]
     skywarden evaluate TRUTH.jsonl TRACKS.jsonl ALERTS.jsonl --zones ZONES.geojson
+    skywarden decode --format FORMAT FILE [-o OUT.jsonl]
 
 Errors a user can fix (a missing file, an invalid zone file, a bad scenario) print one line that
 says what is wrong and exit with status 2; they never print a traceback.
@@ -50,7 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alerts-out", metavar="ALERTS.jsonl", help="write alert events here")
     p.add_argument("--db", metavar="FILE", help="also store observations, tracks and alerts in this SQLite file")
     p.add_argument("--summary-json", metavar="FILE", help="write the run summary as JSON here too")
+    _add_format_options(p, default_format="jsonl")
     p.set_defaults(func=_cmd_replay)
+
+    p = sub.add_parser("decode", help="turn a recorded sensor file into observation JSON Lines v1")
+    p.add_argument("file", metavar="FILE", help="the recorded file ('-' for standard input)")
+    p.add_argument("-o", "--out", metavar="OUT.jsonl", help="observations, JSON Lines v1 (default: standard output)")
+    p.add_argument("--status-out", metavar="FILE", help="also write the sensors' status reports here, as JSON Lines")
+    p.add_argument("--summary-json", metavar="FILE", help="write the decoder's counters as JSON here")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary on standard error")
+    _add_format_options(p, default_format=None)
+    p.set_defaults(func=_cmd_decode)
 
     p = sub.add_parser("evaluate", help="score tracks and alerts against the simulator's truth")
     p.add_argument("truth", metavar="TRUTH.jsonl")
@@ -82,6 +93,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_format_options(p: argparse.ArgumentParser, default_format: str | None) -> None:
+    from skywarden.sources.decode import FORMATS
+
+    listing = "; ".join(f"{f.name}: {f.description}" for f in FORMATS.values())
+    p.add_argument(
+        "--format", default=default_format, required=default_format is None, choices=list(FORMATS), metavar="FORMAT",
+        help=f"input format{f' (default {default_format})' if default_format else ''}. {listing}",
+    )
+    p.add_argument("--sensor", metavar="ID", help="sensor id to put on the observations (default: from the file, or the format name)")
+    p.add_argument("--sensor-position", metavar="LAT,LON[,ALT_M]",
+                   help="the sensor's WGS84 position: needed for radar polar plots; the reference for local ADS-B CPR decoding")
+    p.add_argument("--start-time", metavar="TIME",
+                   help="UNIX seconds or ISO date/time (UTC): the date for time-of-day formats (ASTERIX), the epoch of relative ones (Beast)")
+    p.add_argument("--edition", action="append", metavar="CAT=EDITION", help="ASTERIX edition per category, e.g. 48=1.31 (repeatable)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="a format-specific option (repeatable; see docs/formats.md)")
+
+
+def _decode_options(args: argparse.Namespace):  # noqa: ANN202 - DecodeOptions, imported lazily
+    from skywarden.cli.decode import OptionError, parse_options
+
+    try:
+        return parse_options(args.sensor, args.sensor_position, args.start_time, args.edition, args.option)
+    except OptionError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _cmd_decode(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
+    from skywarden.cli.decode import format_stats, run_decode
+    from skywarden.sources.decode import FormatError
+
+    options = _decode_options(args)
+    with ExitStack() as stack:
+        out = stack.enter_context(open(args.out, "wb")) if args.out else sys.stdout.buffer
+        status_out = stack.enter_context(open(args.status_out, "wb")) if args.status_out else None
+        try:
+            stats, wall = run_decode(args.format, args.file, out, options, status_out)
+        except FormatError as exc:
+            raise UserError(f"{args.file}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{args.file}: not {args.format} text ({exc.reason} at byte {exc.start})") from None
+    if not args.quiet:
+        print(format_stats(stats, wall), file=sys.stderr)
+    if args.summary_json:
+        with open(args.summary_json, "w", encoding="utf-8") as f:
+            json.dump({"format": args.format, "file": args.file, "wall_s": wall, **stats.as_dict()}, f, indent=1)
+    return 0
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from skywarden.sim import ScenarioError, load_scenario, simulate, write_simulation
 
@@ -98,7 +159,16 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from skywarden.cli.replay import print_summary, run_replay
 
-    summary = run_replay(args.observations, args.zones, args.tracks_out, args.alerts_out, args.db, handle_signals=True)
+    from skywarden.sources.decode import FormatError
+
+    options = _decode_options(args)
+    try:
+        summary = run_replay(
+            args.observations, args.zones, args.tracks_out, args.alerts_out, args.db, handle_signals=True,
+            input_format=args.format, decode_options=options,
+        )
+    except FormatError as exc:
+        raise UserError(f"{args.observations}: {exc}") from None
     print_summary(summary)
     if args.summary_json:
         with open(args.summary_json, "w", encoding="utf-8") as f:

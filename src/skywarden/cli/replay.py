@@ -12,7 +12,9 @@ from typing import IO
 
 import msgspec
 
+from skywarden.core.records import SensorStatus
 from skywarden.pipeline.engine import Pipeline, PipelineConfig, StepResult
+from skywarden.sources.decode import DecodeOptions, DecodeStats, decode_stream, get_format
 from skywarden.sources.jsonl import IngestReport, open_observation_file, read_observations
 from skywarden.store.sqlite import EventStore
 from skywarden.zones.geojson import load_zones
@@ -34,6 +36,9 @@ class ReplaySummary:
     wall_s: float
     observations_per_s: float
     interrupted: bool
+    input_format: str = "jsonl"
+    decoder: dict | None = None
+    """The decoder's counters (``DecodeStats.as_dict()``) when the input was not JSON Lines."""
 
 
 class _Sinks:
@@ -59,12 +64,19 @@ def run_replay(
     db_path: str | Path | None = None,
     config: PipelineConfig | None = None,
     handle_signals: bool = False,
+    input_format: str = "jsonl",
+    decode_options: DecodeOptions | None = None,
 ) -> ReplaySummary:
     """Replay ``obs_path`` (observation JSON Lines v1) and write the outputs.
 
     With ``handle_signals``, SIGINT/SIGTERM stop reading; what was read is drained through the
-    pipeline and stored before returning.
+    pipeline and stored before returning. ``input_format`` names a recorded sensor format
+    (:data:`skywarden.sources.decode.FORMATS`); its observations go through the same pipeline, and
+    the decoder's counters come back in ``ReplaySummary.decoder``.
     """
+    decoder_stats: DecodeStats | None = None
+    if input_format != "jsonl":
+        get_format(input_format)  # unknown names fail before any output file is created
     zones = load_zones(zones_path) if zones_path else []
     report = IngestReport()
     stop = {"requested": False}
@@ -85,8 +97,20 @@ def run_replay(
                 zones, config, store=store, on_step=_Sinks(t_out, a_out), report=report,
                 first_alert_id=(store.max_alert_id() + 1) if store else 1,
             )
-            for line_no, obs, raw in read_observations(source, report, should_stop=lambda: stop["requested"]):
-                pipeline.push(obs, raw, line_no)
+            if input_format == "jsonl":
+                for line_no, obs, raw in read_observations(source, report, should_stop=lambda: stop["requested"]):
+                    pipeline.push(obs, raw, line_no)
+            else:
+                decoder_stats = DecodeStats()
+                records = decode_stream(input_format, source, decode_options or DecodeOptions(), decoder_stats)
+                for obs in records:
+                    if isinstance(obs, SensorStatus):
+                        continue
+                    report.lines += 1
+                    report.accepted += 1
+                    pipeline.push(obs, None, report.lines)
+                    if stop["requested"]:
+                        break
             pipeline.finish()
     finally:
         for sig, handler in previous.items():
@@ -106,11 +130,19 @@ def run_replay(
         wall_s=wall,
         observations_per_s=report.lines / wall if wall > 0 else 0.0,
         interrupted=stop["requested"],
+        input_format=input_format,
+        decoder=decoder_stats.as_dict() if decoder_stats is not None else None,
     )
 
 
 def format_summary(s: ReplaySummary) -> str:
-    lines = [
+    lines = []
+    if s.decoder is not None:
+        d = s.decoder
+        lines.append(f"{s.input_format} messages: {d['messages']} ({d['decoded']} decoded, {d['rejected']} rejected, {d['skipped']} skipped)")
+        for reason, n in {**d["rejected_by_reason"]}.items():
+            lines.append(f"  rejected {reason}: {n}")
+    lines += [
         f"observations read:  {s.lines}",
         f"  accepted:         {s.accepted}",
         f"  rejected:         {s.rejected}" + (

@@ -40,6 +40,7 @@ __all__ = [
     "AlertEvent",
     "TrackClass",
     "Zone",
+    "SensorStatus",
     "decode_observation",
     "encode_record",
 ]
@@ -66,7 +67,7 @@ Icao24 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{6}$")]
 TrackClass = Literal["drone", "manned_aircraft", "bird", "unknown"]
 
 
-class _ObservationBase(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
+class _ObservationBase(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="kind"):
     """Fields shared by every observation kind."""
 
     t: UnixTime
@@ -87,6 +88,16 @@ class PlotObservation(_ObservationBase, frozen=True, kw_only=True, tag="plot"):
     """Horizontal 1-sigma error, metres; the sensor default applies when absent."""
     sigma_v_m: SigmaM | None = None
     """Vertical 1-sigma error, metres; the sensor default applies when absent."""
+    range_m: Annotated[float, msgspec.Meta(ge=0.0, le=2_000_000.0)] | None = None
+    """Slant range from the sensor, metres (radar plots decoded from polar measurements)."""
+    azimuth_deg: TrackDeg | None = None
+    """Azimuth from the sensor, degrees clockwise from true north."""
+    elevation_deg: Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)] | None = None
+    """Elevation from the sensor, degrees above the local horizontal."""
+    icao24: Icao24 | None = None
+    """Mode S address of the target, when an SSR/Mode S radar interrogated it."""
+    sensor_track: int | None = None
+    """The sensor's own track number, when the sensor reports tracks rather than plots."""
 
 
 class RemoteIdObservation(_ObservationBase, frozen=True, kw_only=True, tag="remote_id"):
@@ -105,6 +116,29 @@ class RemoteIdObservation(_ObservationBase, frozen=True, kw_only=True, tag="remo
     operator_lon: Longitude | None = None
     h_acc_m: SigmaM | None = None
     """Reported horizontal accuracy, metres (treated as a 1-sigma error)."""
+    v_acc_m: SigmaM | None = None
+    """Reported vertical accuracy of ``alt_m``, metres."""
+    speed_acc_mps: Annotated[float, msgspec.Meta(gt=0.0, le=1_000.0)] | None = None
+    """Reported speed accuracy, m/s."""
+    operator_alt_m: AltitudeM | None = None
+    """Operator (pilot) altitude, metres above the WGS84 ellipsoid."""
+    operator_id: str | None = None
+    """Operator registration id (Operator ID message)."""
+    id_type: str | None = None
+    """Kind of ``uas_id``: ``serial_number``, ``caa_registration``, ``utm_assigned_uuid``,
+    ``specific_session_id`` or ``none``."""
+    ua_type: str | None = None
+    """UA type, e.g. ``helicopter_or_multirotor``, ``aeroplane``, ``glider`` (F3411 Basic ID)."""
+    status: str | None = None
+    """Operational status: ``undeclared``, ``ground``, ``airborne``, ``emergency`` or
+    ``remote_id_system_failure``."""
+    height_m: Annotated[float, msgspec.Meta(ge=-1_000.0, le=30_000.0)] | None = None
+    """Height, metres, above ``height_ref`` (``takeoff`` or ``ground``)."""
+    height_ref: Literal["takeoff", "ground"] | None = None
+    self_id: str | None = None
+    """Free-text description from the Self-ID message."""
+    transport: str | None = None
+    """How the message travelled: ``wifi_beacon``, ``wifi_nan``, ``bt4``, ``bt5``, ``netrid``, ``mavlink``, ..."""
 
 
 class AdsbObservation(_ObservationBase, frozen=True, kw_only=True, tag="adsb"):
@@ -118,6 +152,15 @@ class AdsbObservation(_ObservationBase, frozen=True, kw_only=True, tag="adsb"):
     """Ground speed, m/s."""
     track_deg: TrackDeg | None = None
     """Direction of travel, degrees clockwise from true north."""
+    vspeed_mps: VerticalSpeedMps | None = None
+    """Vertical rate, m/s, positive up."""
+    alt_baro_m: Annotated[float, msgspec.Meta(ge=-1_000.0, le=30_000.0)] | None = None
+    """Barometric (pressure) altitude, metres, standard atmosphere 1013.25 hPa. ``alt_m`` is always
+    geometric (WGS84 ellipsoid); when only a barometric altitude was available, ``alt_m`` holds it
+    corrected by the aircraft's reported geometric-minus-barometric difference where known."""
+    category: str | None = None
+    """ADS-B emitter category, e.g. ``A3`` (large aircraft) or ``B6`` (unmanned aerial vehicle, a drone)."""
+    on_ground: bool | None = None
 
 
 Observation = Union[PlotObservation, RemoteIdObservation, AdsbObservation]
@@ -163,6 +206,26 @@ class AlertEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Who changed the state, for operator actions (the token's name)."""
     comment: str | None = None
     """The operator's comment, for operator actions."""
+
+
+class SensorStatus(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What a sensor says about itself (SAPIENT StatusReport, DroneScout status, ASTERIX CAT034, ...).
+
+    Sensor status is not an observation: decoders yield it beside observations, and the pipeline
+    shows it in the sensor panel.
+    """
+
+    t: float
+    """Report time, UNIX seconds UTC."""
+    sensor: str
+    state: str
+    """``ok``, ``degraded``, ``fault``, ``offline`` or the sensor's own word for it."""
+    lat: float | None = None
+    """Sensor position, WGS84 degrees, when it reports one."""
+    lon: float | None = None
+    alt_m: float | None = None
+    detail: str | None = None
+    """Free text: mode, field of view, fault description."""
 
 
 _observation_decoder = msgspec.json.Decoder(Observation)

@@ -37,8 +37,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from skywarden.core.records import Observation, decode_observation
+from skywarden.sources.decode import DecodeStats
 
-__all__ = ["IngestReport", "Reject", "read_observations", "open_observation_file", "classify_error"]
+__all__ = ["IngestReport", "Reject", "read_observations", "open_observation_file", "classify_error", "read_observation_records"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,3 +194,20 @@ def open_observation_file(path: str | Path) -> BinaryIO:
 
         return sys.stdin.buffer
     return open(path, "rb")  # noqa: SIM115 - the caller owns the handle
+
+
+def read_observation_records(stream: BinaryIO, options: object, stats: DecodeStats) -> Iterator[Observation]:
+    """Reader of the ``jsonl`` format for :mod:`skywarden.sources.decode`: observations, counted in ``stats``."""
+    report = IngestReport(max_kept=stats.max_kept)
+    try:
+        for _, obs, _ in read_observations(stream, report):
+            stats.produced(obs)
+            yield obs
+    finally:
+        stats.messages += report.lines
+        stats.decoded += report.accepted
+        for rej in report.rejects:
+            if len(stats.first_rejects) < stats.max_kept:
+                stats.first_rejects.append((f"line {rej.line_no}", rej.reason, rej.detail))
+        for reason, n in report.rejected_by_reason.items():
+            stats.rejected_by_reason[reason] = stats.rejected_by_reason.get(reason, 0) + n
