@@ -72,6 +72,7 @@ def read_packets(stream: BinaryIO, stats: DecodeStats) -> Iterator[CapturedPacke
     except (ValueError, dpkt.dpkt.Error, struct.error) as exc:
         raise FormatError(f"unreadable capture header ({exc})") from None
     index = 0
+    caplen_format = "<I" if head in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">I"
     consumed = 24  # classic pcap: the global header, then 16 bytes of header per packet
     packets = iter(reader)
     while True:
@@ -86,10 +87,15 @@ def read_packets(stream: BinaryIO, stats: DecodeStats) -> Iterator[CapturedPacke
             stats.reject(f"packet {index + 1}", "capture_corrupt", str(exc))
             break
         index += 1
-        consumed += 16 + len(frame)
+        if head != _PCAPNG_MAGIC:
+            caplen = struct.unpack_from(caplen_format, data, consumed + 8)[0] if consumed + 12 <= len(data) else -1
+            consumed += 16 + len(frame)
+            if caplen != len(frame):
+                # dpkt hands out a partial last packet as if whole; it is the truncation.
+                stats.reject(f"packet {index}", "capture_truncated", f"the capture ends inside packet {index}")
+                break
         yield CapturedPacket(float(ts), linktype, bytes(frame), index)
-    if head != _PCAPNG_MAGIC and consumed < len(data):
-        # dpkt's pcap reader stops quietly at a partial packet; count it.
+    if head != _PCAPNG_MAGIC and consumed < len(data) and not stats.rejected_by_reason.get("capture_truncated"):
         stats.reject(f"packet {index + 1}", "capture_truncated", f"{len(data) - consumed} bytes after the last whole packet")
 
 
