@@ -31,7 +31,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO, Protocol, Union
 
 from skywarden.core.records import Observation, SensorStatus
 
@@ -41,6 +41,7 @@ __all__ = [
     "DecodeStats",
     "FormatError",
     "FileFormat",
+    "StreamDecoder",
     "FORMATS",
     "decode_stream",
     "get_format",
@@ -172,18 +173,49 @@ class DecodeStats:
         }
 
 
+class StreamDecoder(Protocol):
+    """Decodes a live byte stream (a TCP connection) or a sequence of datagrams (UDP), incrementally.
+
+    One instance serves one connection or one UDP socket; it keeps partial frames between calls.
+    """
+
+    def feed(self, data: bytes, t_rx: float) -> list[Record]:
+        """Decode what ``data`` completes; ``t_rx`` is the reception time (UNIX s UTC), used where
+        the format carries no absolute time of its own. Bad frames are counted, never raised."""
+        ...
+
+    def replies(self) -> bytes:
+        """Bytes to send back to the peer (SAPIENT acknowledgements); ``b""`` for most formats."""
+        ...
+
+
+StreamFactory = Callable[["DecodeOptions", "DecodeStats"], StreamDecoder]
+
+
+def _load(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
 @dataclass(frozen=True)
 class FileFormat:
-    """One recorded-file format: its public name, where its reader lives and what it reads."""
+    """One sensor format: its public name, where its reader lives and what it reads."""
 
     name: str
     reader_path: str
-    """``"package.module:function"``, imported on first use."""
+    """``"package.module:function"`` of the file reader, imported on first use."""
     description: str
+    stream_path: str | None = None
+    """``"package.module:Class"`` of its :class:`StreamDecoder` for live TCP/UDP input, if it has one."""
 
     def reader(self) -> Reader:
-        module_name, _, attr = self.reader_path.partition(":")
-        return getattr(importlib.import_module(module_name), attr)
+        return _load(self.reader_path)
+
+    def stream_decoder(self, options: DecodeOptions, stats: DecodeStats) -> StreamDecoder:
+        """A new live decoder for one connection; :class:`FormatError` when the format has none."""
+        if self.stream_path is None:
+            raise FormatError(f"format {self.name!r} has no live stream decoder; it is read from files or polled")
+        return _load(self.stream_path)(options, stats)
 
 
 FORMATS: dict[str, FileFormat] = {
@@ -198,15 +230,20 @@ FORMATS: dict[str, FileFormat] = {
                    "F3411 network Remote ID flights JSON (InterUSS injection or DSS flights response)"),
         FileFormat("mavlink", "skywarden.sources.remoteid.mavlink:read_mavlink",
                    "MAVLink OPEN_DRONE_ID_* messages (a .tlog telemetry log or raw MAVLink v1/v2 stream)"),
-        FileFormat("beast", "skywarden.sources.adsb.formats:read_beast", "Mode-S Beast binary (dump1090/readsb port 30005)"),
-        FileFormat("avr", "skywarden.sources.adsb.formats:read_avr", "raw hex / AVR lines, *8D...; or @TIMESTAMP...; (port 30002)"),
-        FileFormat("sbs1", "skywarden.sources.adsb.formats:read_sbs1", "SBS-1 BaseStation CSV (port 30003)"),
+        FileFormat("beast", "skywarden.sources.adsb.formats:read_beast", "Mode-S Beast binary (dump1090/readsb port 30005)",
+                   "skywarden.sources.adsb.formats:BeastStreamDecoder"),
+        FileFormat("avr", "skywarden.sources.adsb.formats:read_avr", "raw hex / AVR lines, *8D...; or @TIMESTAMP...; (port 30002)",
+                   "skywarden.sources.adsb.formats:AvrStreamDecoder"),
+        FileFormat("sbs1", "skywarden.sources.adsb.formats:read_sbs1", "SBS-1 BaseStation CSV (port 30003)",
+                   "skywarden.sources.adsb.formats:Sbs1StreamDecoder"),
         FileFormat("readsb-json", "skywarden.sources.adsb.formats:read_readsb_json", "readsb/dump1090 aircraft.json"),
         FileFormat("modes-csv", "skywarden.sources.adsb.formats:read_modes_csv", "lines of timestamp,hexframe (extra columns ignored)"),
         FileFormat("sapient", "skywarden.sources.sapient.files:read_sapient",
-                   "SAPIENT BSI Flex 335 v2.0: length-prefixed protobuf stream, or protobuf-JSON messages"),
+                   "SAPIENT BSI Flex 335 v2.0: length-prefixed protobuf stream, or protobuf-JSON messages",
+                   "skywarden.sources.sapient.node:SapientStreamDecoder"),
         FileFormat("asterix", "skywarden.sources.asterix.files:read_asterix",
-                   "EUROCONTROL ASTERIX CAT048/062/034: raw data blocks or a pcap of UDP datagrams"),
+                   "EUROCONTROL ASTERIX CAT048/062/034: raw data blocks or a pcap of UDP datagrams",
+                   "skywarden.sources.asterix.files:AsterixStreamDecoder"),
     ]
 }
 
