@@ -347,9 +347,10 @@ class Phases:
 
 async def ws_client(runtime: LiveRuntime, phases: Phases, encoder: str = "msgspec") -> None:
     """One WebSocket client, minus the socket: frames serialised as the API does
-    (``msgspec.json.encode(...).decode()``; ``encoder="json"``: ``json.dumps``, the API before 5041d80)."""
+    (``msgspec.json.encode(...).decode()``; ``encoder="json"``: ``json.dumps``, the API before 5041d80),
+    asking for trail deltas as the web map does."""
     dumps = json.dumps if encoder == "json" else (lambda obj: msgspec.json.encode(obj).decode())
-    sub = runtime.subscribe()
+    sub = runtime.subscribe(trail_delta=True)
     try:
         while True:
             if sub.needs_snapshot:

@@ -206,6 +206,23 @@ def test_websocket_streams_snapshot_then_batched_updates(server, tokens):
         assert "update" in kinds
 
 
+def _update_trail_lengths(url, frames=30):
+    lengths = []
+    with connect(url) as ws:
+        for _ in range(frames):
+            frame = json.loads(ws.recv(timeout=10))
+            if frame["type"] == "update":
+                lengths += [len(t["trail"]) for t in frame["tracks"]]
+    return lengths
+
+
+def test_websocket_trail_delta_sends_only_the_newest_point_in_updates(server, tokens):
+    full = _update_trail_lengths(ws_url(server, tokens["operator"]))
+    delta = _update_trail_lengths(ws_url(server, tokens["operator"]) + "&trail=delta")
+    assert delta and set(delta) == {1}
+    assert full and max(full) > 1  # the default keeps whole trails for existing clients
+
+
 def test_websocket_viewer_frames_carry_no_pilot_location(server, tokens):
     with connect(ws_url(server, tokens["viewer"])) as ws:
         for _ in range(20):

@@ -310,7 +310,7 @@ def create_app(
 
     # -- live stream ----------------------------------------------------------------------------------
     @app.websocket("/api/ws")
-    async def stream(websocket: WebSocket, token: str | None = None) -> None:
+    async def stream(websocket: WebSocket, token: str | None = None, trail: str = "full") -> None:
         who = tokens.verify(token)
         await websocket.accept()
         if who is None:
@@ -319,7 +319,7 @@ def create_app(
             await websocket.close(code=WS_UNAUTHORISED, reason="a valid token is required: /api/ws?token=...")
             return
         restrict = None if who.allows("operator") else _viewer_view
-        sub = runtime.subscribe()
+        sub = runtime.subscribe(trail_delta=trail == "delta")
         try:
             while True:
                 if sub.needs_snapshot:

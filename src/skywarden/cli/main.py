@@ -158,7 +158,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from skywarden.cli.replay import print_summary, run_replay
-
     from skywarden.sources.decode import FormatError
 
     options = _decode_options(args)

@@ -36,6 +36,8 @@ def gate_pairs(
     q_v: float,
     gate_chi2: float,
     exclude_same: bool = False,
+    rows: IntArray | None = None,
+    P_add: FloatArray | None = None,
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """Pairs of observation ``j`` and track ``i`` whose innovation passes the gate.
 
@@ -51,6 +53,12 @@ def gate_pairs(
         ``d^2 + ln|S|`` (up to a constant), lower is better.
     """
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    if rows is None:
+        rows = np.arange(x.shape[0])
+    else:
+        # x, P, t are the full state arrays and rows the tracks to use: only (T,6) slices and
+        # per-pair covariances are gathered, never a copy of all (T,6,6) covariances.
+        x, t = x[rows], t[rows]
     if x.shape[0] == 0 or z.shape[0] == 0:
         return empty
     t_lo, t_hi = float(tz.min()), float(tz.max())
@@ -61,28 +69,39 @@ def gate_pairs(
     # A Euclidean radius no gated pair can exceed: the trace bounds the largest eigenvalue (and
     # |P_pv| terms are bounded by the geometric mean of the diagonals), and each observation's
     # own time differs from t_mid by at most `spread`.
-    diag = P[:, _DIAG, _DIAG]  # (T, 6) variances
+    diag = np.diagonal(P, axis1=1, axis2=2)[rows]  # (T, 6) variances
+    if P_add is not None:
+        diag = diag + np.diagonal(P_add)
     var_p = diag[:, :3].sum(axis=1)
     var_v = diag[:, 3:].sum(axis=1)
     dt_max = np.abs(dt_mid) + spread
     var_pos = var_p + 2 * dt_max * np.sqrt(var_p * var_v) + dt_max**2 * var_v + dt_max**3 / 3.0 * (2 * q_h + q_v)
     var_obs = float((sigma * sigma).sum(axis=1).max())
     speed2 = (x[:, 3:] * x[:, 3:]).sum(axis=1)
-    radius = float(np.sqrt((gate_chi2 * (var_pos + var_obs)).max())) + float(np.sqrt(speed2.max())) * spread + 1e-6
-    tree = cKDTree(predicted)
+    # Each track's own bound: the KD query uses the largest, then pairs beyond their own track's
+    # bound are dropped before the Mahalanobis test.
+    r_trk = np.sqrt(gate_chi2 * (var_pos + var_obs)) + np.sqrt(speed2) * spread + 1e-6
+    radius = float(r_trk.max())
+    tree = cKDTree(predicted, balanced_tree=False, compact_nodes=False)  # built per call: build fast
     hits = tree.query_ball_point(z, radius)
     counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
     if counts.sum() == 0:
         return empty
     obs_i = np.repeat(np.arange(z.shape[0], dtype=np.int64), counts)
     trk_i = np.fromiter(itertools.chain.from_iterable(hits), dtype=np.int64, count=int(counts.sum()))
+    sep = z[obs_i] - predicted[trk_i]
+    near = np.einsum("ki,ki->k", sep, sep) <= r_trk[trk_i] ** 2
+    obs_i, trk_i = obs_i[near], trk_i[near]
     if exclude_same:
         keep = obs_i != trk_i
         obs_i, trk_i = obs_i[keep], trk_i[keep]
     R = np.zeros((obs_i.size, 3, 3))
     axis = np.arange(3)
     R[:, axis, axis] = sigma[obs_i] ** 2
-    d2, logdet = position_innovation(x[trk_i], P[trk_i], tz[obs_i] - t[trk_i], z[obs_i], R, q_h, q_v)
+    P_pairs = P[rows[trk_i]]
+    if P_add is not None:
+        P_pairs += P_add
+    d2, logdet = position_innovation(x[trk_i], P_pairs, tz[obs_i] - t[trk_i], z[obs_i], R, q_h, q_v)
     ok = d2 <= gate_chi2
     return obs_i[ok], trk_i[ok], (d2 + logdet)[ok]
 

@@ -72,7 +72,7 @@ def inflate(P: FloatArray, tau: float, q_h: float, q_v: float) -> FloatArray:
 
     Used to open a manoeuvre gate for a track whose covariance has become too optimistic.
     """
-    _, Pi = predict(np.zeros((P.shape[0], 6)), P, np.zeros(P.shape[0]), 0.0, 0.0)
+    Pi = P.copy()  # predict(dt=0, q=0) only copied P
     q = _noise_density(q_h, q_v)
     axis = np.arange(3)
     Pi[:, axis, axis] += tau**3 / 3.0 * q

@@ -267,12 +267,11 @@ class Tracker:
             idle = idle[float(np.median(batch.t[idx])) - self.t[idle] >= cfg.manoeuvre_min_age_s]
         m_trk = np.zeros(0, dtype=np.int64)
         if rest.size and idle.size:
-            saved = self.P[idle]
-            self.P[idle] = kalman.inflate(saved, self.config.manoeuvre_tau_s, cfg.manoeuvre_q_h, cfg.manoeuvre_q_v)
-            m_obs, m_trk = self._associate(batch, rest, idle)
-            unmatched = np.isin(idle, m_trk, invert=True)
-            self.P[idle[unmatched]] = saved[unmatched]
+            # Gate with P + Q(tau) without writing it; only the matched tracks are widened.
+            widen = kalman.inflate(np.zeros((1, 6, 6)), self.config.manoeuvre_tau_s, cfg.manoeuvre_q_h, cfg.manoeuvre_q_v)[0]
+            m_obs, m_trk = self._associate(batch, rest, idle, P_add=widen)
             if m_obs.size:
+                self.P[m_trk] += widen
                 self._update(m_trk, batch, m_obs)
                 rest = np.setdiff1d(rest, m_obs, assume_unique=True)
         # A sensor faster than the step (a 4 Hz counter-drone radar) reports a target several
@@ -346,6 +345,7 @@ class Tracker:
         slots: npt.NDArray[np.int64],
         q: tuple[float, float] | None = None,
         min_dt: float | None = None,
+        P_add: npt.NDArray[np.float64] | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """GNN between observations and track slots; returns matched (observation, slot) pairs.
 
@@ -357,9 +357,9 @@ class Tracker:
         cfg = self.config
         q_h, q_v = q or (cfg.q_h, cfg.q_v)
         pair_o, pair_s, cost = gate_pairs(
-            self.x[slots], self.P[slots], self.t[slots],
+            self.x, self.P, self.t,
             batch.pos[obs_idx], batch.sigma[obs_idx], batch.t[obs_idx],
-            q_h, q_v, cfg.gate_chi2,
+            q_h, q_v, cfg.gate_chi2, rows=slots, P_add=P_add,
         )
         if min_dt is not None:
             newer = batch.t[obs_idx[pair_o]] - self.t[slots[pair_s]] >= min_dt

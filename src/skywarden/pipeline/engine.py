@@ -4,14 +4,16 @@
 
 :class:`Pipeline` is push-driven and synchronous, so the same object serves the batch replay (as
 fast as the CPU allows, deterministic) and a live runner (which pushes as data arrives).
-Accepted observations are written to the store in the same transaction as the step that used
-them, so nothing accepted is lost when the pipeline is drained on shutdown.
+Accepted observations are written to the store with the step that used them; a step's alert
+events are committed before they are published, and the drain on shutdown commits everything, so
+nothing accepted is lost.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -24,7 +26,7 @@ from skywarden.core.records import AlertEvent, Observation, TrackBatch, Zone, en
 from skywarden.fusion.measurements import MeasurementBatch, SensorDefaults
 from skywarden.fusion.tracker import Tracker, TrackerConfig
 from skywarden.sources.jsonl import IngestReport
-from skywarden.store.sqlite import EventStore
+from skywarden.store.sqlite import BackgroundWriter, EventStore
 from skywarden.zones.index import ZoneIndex
 
 __all__ = ["PipelineConfig", "Pipeline", "StepResult"]
@@ -40,6 +42,9 @@ class PipelineConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_empty_steps: int = 30
     """Across a gap in the data, step the tracker through at most this many empty windows."""
     exit_grace_s: float = 3.0
+    live_commit_interval_s: float = 0.25
+    """Live mode: commit the store at most this often, unless a step raises alerts (then at once).
+    Replay commits every step. Shutdown always commits everything."""
     tracker: TrackerConfig = TrackerConfig()
     sensors: SensorDefaults = SensorDefaults()
 
@@ -118,7 +123,7 @@ class Pipeline:
         config: PipelineConfig | None = None,
         *,
         frame: LocalFrame | None = None,
-        store: EventStore | None = None,
+        store: EventStore | BackgroundWriter | None = None,
         on_step: Callable[[StepResult], None] | None = None,
         report: IngestReport | None = None,
         first_alert_id: int = 1,
@@ -142,6 +147,7 @@ class Pipeline:
         self._window_end: float | None = None
         self._batch: list[Observation] = []
         self._batch_raw: list[bytes | None] = []
+        self._last_commit = 0.0
 
     # -- input -----------------------------------------------------------------------------
     def push(self, obs: Observation, raw: bytes | None = None, line_no: int = 0) -> None:
@@ -261,7 +267,17 @@ class Pipeline:
             )
             self.store.append_tracks(tracks)
             self.store.append_alerts(events)
-            self.store.commit()
+            now = time.monotonic()
+            if events:
+                # An alert is published (on_step) only once it is durable.
+                self.store.commit()
+                self.store.flush()
+                self._last_commit = now
+            elif not self.live or now - self._last_commit >= self.config.live_commit_interval_s:
+                # Live, the other rows are committed at most every live_commit_interval_s: a commit
+                # costs WAL page writes, and per micro-batch they took ~14 % of a core at 10k obs/s.
+                self.store.commit()
+                self._last_commit = now
         if self.on_step is not None:
             self.on_step(StepResult(tracks, events))
 

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import AlertEvent, Observation, TrackBatch, Zone
 from skywarden.pipeline.engine import Pipeline, PipelineConfig, StepResult
-from skywarden.store.sqlite import EventStore
+from skywarden.store.sqlite import BackgroundWriter, EventStore
 from skywarden.zones.geojson import zones_to_geojson
 from skywarden.zones.index import ZoneIndex
 
@@ -118,10 +119,13 @@ class SensorStats:
 class Subscriber:
     """One client's bounded frame queue."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, trail_delta: bool = False) -> None:
         self.queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=size)
         self.needs_snapshot = True
         self.overflows = 0
+        self.trail_delta = trail_delta
+        """Update frames carry only each track's newest trail point (the client appends it);
+        snapshots always carry whole trails. Frames shrink about 5x."""
 
 
 class LiveRuntime:
@@ -147,12 +151,14 @@ class LiveRuntime:
     ) -> None:
         self.config = config or LiveConfig()
         self.clock = clock
-        self.store = store
+        self._store = store
+        self._writer = BackgroundWriter(store) if store is not None and store.path != ":memory:" else None
         self.frame = frame
         self.zones: list[Zone] = list(zones)
         self._zone_names = {z.id: z.name for z in self.zones}
         self.pipeline = Pipeline(
-            zones, pipeline_config, frame=frame, store=store, on_step=self._on_step, live=True,
+            zones, pipeline_config, frame=frame, store=self._writer or store,
+            on_step=self._on_step, live=True,
             first_alert_id=(store.max_alert_id() + 1) if store else 1,
         )
         self.queue: asyncio.Queue[tuple[Observation, bytes | None, float]] = asyncio.Queue(maxsize=self.config.queue_size)
@@ -247,23 +253,36 @@ class LiveRuntime:
                 listener(event, arrival)
 
     def _apply_tracks(self, batch: TrackBatch) -> None:
-        if len(batch):
+        n = len(batch)
+        if n:
             inside = self.pipeline.zone_index.inside(batch.lat, batch.lon, batch.alt_m)
             zone_ids = self.pipeline.zone_index.ids
-            for i, update in enumerate(batch.to_updates()):
-                view = msgspec.structs.asdict(update)
-                view["class"] = view.pop("class_")
-                ve, vn = update.vel_east_mps, update.vel_north_mps
-                view["speed_mps"] = math.hypot(ve, vn)
-                view["heading_deg"] = math.degrees(math.atan2(ve, vn)) % 360.0
-                view["in_zones"] = [zone_ids[j] for j in inside[i].nonzero()[0].tolist()]
-                previous = self.tracks.get(update.track_id)
-                trail = previous["trail"] if previous else deque(maxlen=self.config.trail_points)
-                trail.append((round(update.lon, 7), round(update.lat, 7)))
-                view["trail"] = trail
-                view["callsign"] = None
-                self.tracks[update.track_id] = view
-                self._dirty_tracks.add(update.track_id)
+            hits: dict[int, list[str]] = {}
+            rows, cols = np.nonzero(inside)
+            for r, c in zip(rows.tolist(), cols.tolist()):
+                hits.setdefault(r, []).append(zone_ids[c])
+            vel = batch.vel_enu_mps.tolist()
+            op_lat, op_lon = batch.operator_lat.tolist(), batch.operator_lon.tolist()
+            tracks, dirty, maxlen = self.tracks, self._dirty_tracks, self.config.trail_points
+            hypot, atan2, degrees = math.hypot, math.atan2, math.degrees
+            for i, (t, tid, la, lo, al, cls) in enumerate(zip(
+                batch.t.tolist(), batch.track_id.tolist(), batch.lat.tolist(), batch.lon.tolist(), batch.alt_m.tolist(),
+                batch.track_class,
+            )):
+                ve, vn, vu = vel[i]
+                has_op = op_lat[i] == op_lat[i]  # not NaN
+                previous = tracks.get(tid)
+                trail = previous["trail"] if previous else deque(maxlen=maxlen)
+                trail.append((round(lo, 7), round(la, 7)))
+                tracks[tid] = {
+                    "t": t, "track_id": tid, "lat": la, "lon": lo, "alt_m": al,
+                    "vel_east_mps": ve, "vel_north_mps": vn, "vel_up_mps": vu,
+                    "uas_id": batch.uas_id[i], "icao24": batch.icao24[i],
+                    "operator_lat": op_lat[i] if has_op else None, "operator_lon": op_lon[i] if has_op else None,
+                    "class": cls, "speed_mps": hypot(ve, vn), "heading_deg": degrees(atan2(ve, vn)) % 360.0,
+                    "in_zones": hits.get(i, []), "trail": trail, "callsign": None,
+                }
+                dirty.add(tid)
         for track_id in batch.lost_track_ids:
             if self.tracks.pop(track_id, None) is not None:
                 self._removed_tracks.add(track_id)
@@ -292,6 +311,14 @@ class LiveRuntime:
         if event.comment:
             view["comments"].append({"t": event.t, "by": event.by, "text": event.comment})
         self._dirty_alerts.add(event.alert_id)
+
+    @property
+    def store(self) -> EventStore | None:
+        """The event store, safe to use directly from the event loop: the background writer has
+        been flushed first (it runs the pipeline's appends on its own thread)."""
+        if self._writer is not None:
+            self._writer.flush()
+        return self._store
 
     # -- operator actions --------------------------------------------------------------------------
     def _publish(self, events: Sequence[AlertEvent]) -> None:
@@ -332,6 +359,12 @@ class LiveRuntime:
         out["trail"] = list(view["trail"])
         return out
 
+    @staticmethod
+    def _track_update_out(view: dict[str, Any]) -> dict[str, Any]:
+        out = dict(view)
+        out["trail"] = [view["trail"][-1]]  # the client appends it to the trail it has
+        return out
+
     def alert_views(self) -> list[dict[str, Any]]:
         return sorted(self.alerts.values(), key=lambda a: a["alert_id"], reverse=True)
 
@@ -365,8 +398,8 @@ class LiveRuntime:
         }
 
     # -- subscribers -----------------------------------------------------------------------------
-    def subscribe(self) -> Subscriber:
-        sub = Subscriber(self.config.subscriber_queue)
+    def subscribe(self, trail_delta: bool = False) -> Subscriber:
+        sub = Subscriber(self.config.subscriber_queue, trail_delta)
         self.subscribers.add(sub)
         return sub
 
@@ -396,27 +429,39 @@ class LiveRuntime:
     def _flush_frames(self) -> None:
         if not (self._dirty_tracks or self._removed_tracks or self._dirty_alerts):
             return
-        frame = {
-            "type": "update",
-            "t": self.clock.now(),
-            "tracks": [self._track_out(self.tracks[i]) for i in sorted(self._dirty_tracks) if i in self.tracks],
-            "removed": sorted(self._removed_tracks),
-            "alerts": [self.alerts[a] for a in sorted(self._dirty_alerts) if a in self.alerts],
-        }
+        if not self.subscribers:  # nobody to send it to; a client that connects starts from a snapshot
+            self._dirty_tracks.clear()
+            self._removed_tracks.clear()
+            self._dirty_alerts.clear()
+            return
+        dirty = [self.tracks[i] for i in sorted(self._dirty_tracks) if i in self.tracks]
+        frames: dict[bool, dict] = {}
+        for sub in list(self.subscribers):
+            frame = frames.get(sub.trail_delta)
+            if frame is None:
+                out = self._track_update_out if sub.trail_delta else self._track_out
+                frame = frames[sub.trail_delta] = {
+                    "type": "update",
+                    "t": self.clock.now(),
+                    "tracks": [out(view) for view in dirty],
+                    "removed": sorted(self._removed_tracks),
+                    "alerts": [self.alerts[a] for a in sorted(self._dirty_alerts) if a in self.alerts],
+                }
+            self._offer_frame(sub, frame)
         self._dirty_tracks.clear()
         self._removed_tracks.clear()
         self._dirty_alerts.clear()
-        self._broadcast_all(frame)
 
     # -- tasks -----------------------------------------------------------------------------------
     async def _ticker(self) -> None:
         next_frame = time.monotonic()
         next_sensors = time.monotonic()
         next_prune = time.monotonic() + self.config.prune_every_s
+        next_tick = time.monotonic()
         while True:
             self.process_once()
             now = time.monotonic()
-            if self.config.retention_s is not None and self.store is not None and now >= next_prune:
+            if self.config.retention_s is not None and self._store is not None and now >= next_prune:
                 self.store.prune(self.clock.now() - self.config.retention_s)
                 next_prune = now + self.config.prune_every_s
             if now >= next_frame:
@@ -425,7 +470,9 @@ class LiveRuntime:
             if now >= next_sensors:
                 self._broadcast_all({"type": "sensors", "sensors": self.sensor_views()})
                 next_sensors = now + 2.0
-            await asyncio.sleep(self.config.tick_s)
+            # A fixed cadence: the period is tick_s, not tick_s plus the work.
+            next_tick = max(next_tick + self.config.tick_s, time.monotonic())
+            await asyncio.sleep(next_tick - time.monotonic())
 
     def start(self, *sources: Any) -> None:
         """Start the ticker and the given source coroutines as tasks (inside a running loop)."""
@@ -444,5 +491,7 @@ class LiveRuntime:
         self.pipeline.advance(self.clock.now() - self.config.reorder_s)
         self.pipeline.finish()
         self._flush_frames()
-        if self.store is not None:
-            self.store.commit()
+        if self._writer is not None:
+            self._writer.close()
+        if self._store is not None:
+            self._store.commit()

@@ -352,6 +352,7 @@ class LiveFeed {
     const url = new URL("api/ws", document.baseURI);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("token", this.token);
+    url.searchParams.set("trail", "delta"); // updates carry the newest trail point only
     return url.href;
   }
 
@@ -463,7 +464,7 @@ function handleFrame(frame, feed) {
       break;
     }
     case "update":
-      for (const track of frame.tracks ?? []) state.tracks.set(track.track_id, track);
+      for (const track of frame.tracks ?? []) state.tracks.set(track.track_id, withTrail(track));
       for (const id of frame.removed ?? []) {
         state.tracks.delete(id);
         if (state.selected === id) state.selected = null;
@@ -484,6 +485,19 @@ function handleFrame(frame, feed) {
     state.dataTime = frame.t;
     invalidate("clock");
   }
+}
+
+/** Trail delta: an update brings the newest point; append it to the trail we hold (kept to the
+ * length the server's snapshot trails have). */
+const TRAIL_POINTS = 60;
+function withTrail(track) {
+  const held = state.tracks.get(track.track_id)?.trail ?? [];
+  const trail = held.slice(-(TRAIL_POINTS - 1));
+  for (const point of track.trail ?? []) {
+    const last = trail.at(-1);
+    if (!last || last[0] !== point[0] || last[1] !== point[1]) trail.push(point);
+  }
+  return { ...track, trail };
 }
 
 function replaceSensors(list) {
