@@ -224,7 +224,7 @@ def create_app(
     @app.get("/api/sensors")
     def sensors(who: Viewer) -> dict[str, Any]:
         """State of each sensor: last message, rate, rejects."""
-        return {"sensors": runtime.sensor_views()}
+        return {"sensors": runtime.sensor_views(), "listeners": runtime.listener_views()}
 
     # -- zones (admin) -----------------------------------------------------------------------------
     @app.get("/api/zones")

@@ -26,8 +26,19 @@ import msgspec
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import AlertEvent, Zone
 from skywarden.pipeline.live import DataClock, LiveConfig, LiveRuntime
+from skywarden.sources.decode import FORMATS, DecodeOptions
 from skywarden.sources.jsonl import IngestReport, read_observations
-from skywarden.sources.live import paced_file, paced_observations, tcp_server, udp_listener
+from skywarden.sources.live import (
+    format_tcp_client,
+    format_tcp_server,
+    format_udp_listener,
+    paced_file,
+    paced_format_file,
+    paced_observations,
+    polled_source,
+    tcp_server,
+    udp_listener,
+)
 from skywarden.store.security import AuditLog, TokenStore
 from skywarden.store.sqlite import EventStore
 from skywarden.zones.geojson import ZoneFileError, load_zones, parse_zones
@@ -82,10 +93,26 @@ def load_serve_config(path: str | Path) -> ServeConfig:
     sources = doc.get("sources", [])
     for i, src in enumerate(sources):
         kind = src.get("type")
-        if kind not in ("tcp", "udp", "file", "simulator"):
-            raise ConfigError(f"config {p}: sources[{i}].type must be tcp, udp, file or simulator, got {kind!r}")
+        if kind not in ("tcp", "udp", "file", "simulator", "poll"):
+            raise ConfigError(f"config {p}: sources[{i}].type must be tcp, udp, file, poll or simulator, got {kind!r}")
         if kind == "file":
             src["path"] = str((base / need(src, "path", f"sources[{i}]")).resolve())
+        if kind == "poll":
+            need(src, "url", f"sources[{i}]")
+            need(src, "format", f"sources[{i}]")
+        fmt = src.get("format", "jsonl")
+        if fmt not in FORMATS:
+            raise ConfigError(f"config {p}: sources[{i}].format {fmt!r} is unknown; known: {', '.join(FORMATS)}")
+        if src.get("mode", "server") not in ("server", "client"):
+            raise ConfigError(f"config {p}: sources[{i}].mode must be server or client")
+        if src.get("mode") == "client" and (kind != "tcp" or "host" not in src):
+            raise ConfigError(f"config {p}: sources[{i}]: mode = \"client\" is for tcp sources and needs the sensor's host")
+        if fmt != "jsonl" and kind in ("tcp", "udp") and FORMATS[fmt].stream_path is None:
+            raise ConfigError(f"config {p}: sources[{i}]: format {fmt!r} cannot be received over {kind}; use type = \"poll\" or \"file\"")
+        try:
+            src["decode_options"] = _decode_options(src)
+        except ValueError as exc:
+            raise ConfigError(f"config {p}: sources[{i}]: {exc}") from None
     return ServeConfig(
         site_name=str(site.get("name", "site")),
         origin=origin,
@@ -138,12 +165,44 @@ async def _serve_until_stopped(runtime: LiveRuntime, app: Any, host: str, port: 
         await runtime.shutdown()
 
 
+def _decode_options(src: dict[str, Any]) -> DecodeOptions:
+    """A source table's sensor options: ``sensor``, ``sensor_position = [lat, lon, alt_m]``,
+    ``start_time``, ``[sources.edition]`` and ``[sources.options]``."""
+    from skywarden.cli.decode import parse_options
+
+    position = src.get("sensor_position")
+    if position is not None and not isinstance(position, list | tuple):
+        raise ValueError("sensor_position must be [lat, lon] or [lat, lon, alt_m]")
+    return parse_options(
+        sensor=src.get("sensor"),
+        sensor_position=",".join(str(v) for v in position) if position else None,
+        start_time=str(src["start_time"]) if "start_time" in src else None,
+        edition=[f"{k}={v}" for k, v in src.get("edition", {}).items()],
+        option=[f"{k}={v}" for k, v in src.get("options", {}).items()],
+    )
+
+
 def _wire_sources(runtime: LiveRuntime, sources: list[dict[str, Any]]) -> list[Any]:
     from skywarden.sim import load_scenario, simulate
 
     coroutines = []
     for src in sources:
         kind = src["type"]
+        fmt = src.get("format", "jsonl")
+        options = src.get("decode_options") or DecodeOptions()
+        name = src.get("name")
+        if fmt != "jsonl" or kind == "poll" or src.get("mode") == "client":
+            if kind == "tcp" and src.get("mode") == "client":
+                coroutines.append(format_tcp_client(src["host"], int(src["port"]), fmt, options, runtime, name))
+            elif kind == "tcp":
+                coroutines.append(format_tcp_server(src.get("host", "0.0.0.0"), int(src["port"]), fmt, options, runtime, name))
+            elif kind == "udp":
+                coroutines.append(format_udp_listener(src.get("host", "0.0.0.0"), int(src["port"]), fmt, options, runtime, name))
+            elif kind == "poll":
+                coroutines.append(polled_source(src["url"], fmt, options, runtime, float(src.get("interval_s", 1.0)), name))
+            elif kind == "file":
+                coroutines.append(paced_format_file(src["path"], fmt, options, runtime, name))
+            continue
         if kind == "tcp":
             coroutines.append(tcp_server(src.get("host", "0.0.0.0"), int(src.get("port", 30100)), runtime))
         elif kind == "udp":

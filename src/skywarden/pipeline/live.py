@@ -29,8 +29,9 @@ import msgspec
 import numpy as np
 
 from skywarden.core.frame import LocalFrame
-from skywarden.core.records import AlertEvent, Observation, TrackBatch, Zone
+from skywarden.core.records import AlertEvent, Observation, SensorStatus, TrackBatch, Zone
 from skywarden.pipeline.engine import Pipeline, PipelineConfig, StepResult
+from skywarden.sources.live import ListenerState
 from skywarden.store.sqlite import BackgroundWriter, EventStore
 from skywarden.zones.geojson import zones_to_geojson
 from skywarden.zones.index import ZoneIndex
@@ -92,6 +93,8 @@ class SensorStats:
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     last_t: float | None = None
     last_wall: float | None = None
+    reported: dict[str, Any] | None = None
+    """The sensor's own latest status report (SAPIENT StatusReport, ASTERIX CAT034, ...)."""
     _window: deque = field(default_factory=lambda: deque(maxlen=4096))
 
     @property
@@ -113,6 +116,7 @@ class SensorStats:
             "last_seen_s_ago": ago,
             "rate_per_s": len(self._window) / 10.0,
             "state": state,
+            "reported": self.reported,
         }
 
 
@@ -163,6 +167,7 @@ class LiveRuntime:
         )
         self.queue: asyncio.Queue[tuple[Observation, bytes | None, float]] = asyncio.Queue(maxsize=self.config.queue_size)
         self.sensors: dict[str, SensorStats] = {}
+        self.listeners: dict[str, ListenerState] = {}
         self.tracks: dict[int, dict[str, Any]] = {}
         self.alerts: dict[int, dict[str, Any]] = {}
         self._resolved_order: deque[int] = deque()
@@ -371,6 +376,20 @@ class LiveRuntime:
     def sensor_views(self) -> list[dict[str, Any]]:
         now = time.monotonic()
         return [s.view(now) for _, s in sorted(self.sensors.items())]
+
+    def listener_views(self) -> list[dict[str, Any]]:
+        """The sensor-format listeners, clients and pollers, with their decoder counters."""
+        return [state.view() for _, state in sorted(self.listeners.items())]
+
+    def add_listener(self, state: ListenerState) -> None:
+        """A source of a sensor format announces itself, so its counters are shown."""
+        self.listeners[state.name] = state
+
+    def sensor_status(self, status: SensorStatus) -> None:
+        """A sensor's own status report: kept with the sensor, for the panel and the API."""
+        stats = self._stats(status.sensor)
+        stats.reported = msgspec.structs.asdict(status)
+        stats.last_wall = time.monotonic()
 
     def zones_geojson(self) -> dict:
         doc = zones_to_geojson(self.zones)

@@ -221,7 +221,8 @@ class FileFormat:
 FORMATS: dict[str, FileFormat] = {
     f.name: f
     for f in [
-        FileFormat("jsonl", "skywarden.sources.jsonl:read_observation_records", "observation JSON Lines v1 (docs/formats.md)"),
+        FileFormat("jsonl", "skywarden.sources.jsonl:read_observation_records", "observation JSON Lines v1 (docs/formats.md)",
+                   "skywarden.sources.jsonl:JsonLinesStreamDecoder"),
         FileFormat("remoteid-pcap", "skywarden.sources.remoteid.capture:read_capture",
                    "broadcast Remote ID in a pcap/pcapng capture: Wi-Fi Beacon, Wi-Fi NAN, Bluetooth 4 and 5"),
         FileFormat("dronescout-json", "skywarden.sources.remoteid.dronescout:read_dronescout_json",

@@ -211,3 +211,60 @@ def read_observation_records(stream: BinaryIO, options: object, stats: DecodeSta
                 stats.first_rejects.append((f"line {rej.line_no}", rej.reason, rej.detail))
         for reason, n in report.rejected_by_reason.items():
             stats.rejected_by_reason[reason] = stats.rejected_by_reason.get(reason, 0) + n
+
+
+class JsonLinesStreamDecoder:
+    """Observation JSON Lines v1 arriving in arbitrary chunks (a TCP connection we opened, a
+    datagram of lines): the :class:`~skywarden.sources.decode.StreamDecoder` of format ``jsonl``.
+
+    >>> stats = DecodeStats()
+    >>> decoder = JsonLinesStreamDecoder(None, stats)
+    >>> decoder.feed(b'{"kind":"plot","t":1700000000,"sensor":"r","lat":1,', 0.0)
+    []
+    >>> [o.kind for o in decoder.feed(b'"lon":2,"alt_m":3}\\nnot json\\n', 0.0)]
+    ['plot']
+    >>> stats.rejected_by_reason
+    {'invalid_json': 1}
+    """
+
+    max_line_bytes = 65_536
+
+    def __init__(self, options: object, stats: DecodeStats) -> None:
+        self.stats = stats
+        self._partial = b""
+        self._discarding = False
+
+    def feed(self, data: bytes, t_rx: float) -> list[Observation]:
+        out: list[Observation] = []
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        for line in lines:
+            if self._discarding:  # the rest of an oversized line
+                self._discarding = False
+                continue
+            self._line(line, out)
+        if len(self._partial) > self.max_line_bytes:
+            self.stats.messages += 1
+            self.stats.reject(f"message {self.stats.messages}", "oversized", f"a line longer than {self.max_line_bytes} bytes")
+            self._partial = b""
+            self._discarding = True
+        return out
+
+    def _line(self, line: bytes, out: list[Observation]) -> None:
+        if not line.strip():
+            return
+        self.stats.messages += 1
+        if len(line) > self.max_line_bytes:
+            self.stats.reject(f"message {self.stats.messages}", "oversized", f"a line longer than {self.max_line_bytes} bytes")
+            return
+        try:
+            obs = decode_observation(line)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self.stats.reject(f"message {self.stats.messages}", classify_error(exc, line), str(exc))
+            return
+        self.stats.decoded += 1
+        self.stats.produced(obs)
+        out.append(obs)
+
+    def replies(self) -> bytes:
+        return b""
