@@ -1,6 +1,9 @@
 """Gating and GNN assignment on constructed ambiguities."""
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skywarden.fusion.association import assign_gnn, gate_pairs
 
@@ -69,3 +72,24 @@ def test_gnn_prefers_more_matches_over_lower_cost():
 def test_gnn_empty():
     mo, mk = assign_gnn(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
     assert mo.size == 0 and mk.size == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 11), st.integers(1, 11), st.data())
+def test_assign_gnn_is_optimal_like_one_linear_sum_assignment(n_obs, n_trk, data):
+    """Solving cluster by cluster (small ones exhaustively) gives the same number of pairs and the
+    same total cost as one linear_sum_assignment over everything."""
+    from scipy.optimize import linear_sum_assignment
+
+    flat = data.draw(st.lists(st.integers(0, n_obs * n_trk - 1), min_size=1, max_size=n_obs * n_trk, unique=True))
+    flat = np.array(flat)
+    o, t = flat // n_trk, flat % n_trk
+    cost = np.array(data.draw(st.lists(st.floats(-20, 20), min_size=flat.size, max_size=flat.size)))
+    got_o, got_t = assign_gnn(o, t, cost)
+    m = np.full((n_obs, n_trk), 1e9)
+    m[o, t] = cost
+    r, c = linear_sum_assignment(m)
+    ok = m[r, c] < 1e9
+    assert len(set(got_o.tolist())) == got_o.size and len(set(got_t.tolist())) == got_t.size
+    assert got_o.size == ok.sum()
+    assert m[got_o, got_t].sum() == pytest.approx(m[r[ok], c[ok]].sum(), abs=1e-6)

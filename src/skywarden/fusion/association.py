@@ -12,17 +12,21 @@ import itertools
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
-from scipy.spatial import cKDTree
 
 from skywarden.fusion.kalman import position_innovation
 
-__all__ = ["gate_pairs", "assign_gnn"]
+__all__ = ["gate_pairs", "assign_gnn", "close_pairs"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 _INFEASIBLE = 1e9
 _DIAG = np.arange(6)
+BRUTE_FORCE_MAX_PAIRS = 20_000
+"""Below this many (observation, track) combinations the pre-gate compares all of them at once
+instead of building a KD-tree: measured on the 2-core bench machine, 50 x 100 takes 0.034 ms
+brute force against 0.065 ms with a tree, and 150 x 300 0.17 ms against 0.11 ms. A replay of
+100 drones never needs the tree (its largest call is about 15,000 combinations), which also spares
+it importing scipy.spatial (0.2 s of a 2 s run)."""
 
 
 def gate_pairs(
@@ -81,14 +85,24 @@ def gate_pairs(
     # Each track's own bound: the KD query uses the largest, then pairs beyond their own track's
     # bound are dropped before the Mahalanobis test.
     r_trk = np.sqrt(gate_chi2 * (var_pos + var_obs)) + np.sqrt(speed2) * spread + 1e-6
-    radius = float(r_trk.max())
-    tree = cKDTree(predicted, balanced_tree=False, compact_nodes=False)  # built per call: build fast
-    hits = tree.query_ball_point(z, radius)
-    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
-    if counts.sum() == 0:
-        return empty
-    obs_i = np.repeat(np.arange(z.shape[0], dtype=np.int64), counts)
-    trk_i = np.fromiter(itertools.chain.from_iterable(hits), dtype=np.int64, count=int(counts.sum()))
+    if z.shape[0] * predicted.shape[0] <= BRUTE_FORCE_MAX_PAIRS:
+        # |z - p|^2 = |z|^2 + |p|^2 - 2 z.p; the exact distance is checked below.
+        d2_all = (z * z).sum(axis=1)[:, None] + (predicted * predicted).sum(axis=1)[None, :] - 2.0 * (z @ predicted.T)
+        obs_i, trk_i = np.nonzero(d2_all <= (r_trk * r_trk)[None, :] * 1.0001 + 1.0)
+        if obs_i.size == 0:
+            return empty
+        obs_i, trk_i = obs_i.astype(np.int64), trk_i.astype(np.int64)
+    else:
+        from scipy.spatial import cKDTree  # imported on first need: 0.2 s
+
+        radius = float(r_trk.max())
+        tree = cKDTree(predicted, balanced_tree=False, compact_nodes=False)  # built per call: build fast
+        hits = tree.query_ball_point(z, radius)
+        counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+        if counts.sum() == 0:
+            return empty
+        obs_i = np.repeat(np.arange(z.shape[0], dtype=np.int64), counts)
+        trk_i = np.fromiter(itertools.chain.from_iterable(hits), dtype=np.int64, count=int(counts.sum()))
     sep = z[obs_i] - predicted[trk_i]
     near = np.einsum("ki,ki->k", sep, sep) <= r_trk[trk_i] ** 2
     obs_i, trk_i = obs_i[near], trk_i[near]
@@ -106,13 +120,96 @@ def gate_pairs(
     return obs_i[ok], trk_i[ok], (d2 + logdet)[ok]
 
 
+def close_pairs(points: FloatArray, radius: float) -> IntArray:
+    """Index pairs ``(i, j)``, ``i < j``, of points within ``radius`` of each other, as ``(k, 2)``.
+
+    Small sets are compared all at once (see :data:`BRUTE_FORCE_MAX_PAIRS`), larger ones with a
+    KD-tree.
+
+    Example:
+        >>> close_pairs(np.array([[0.0, 0, 0], [3, 0, 0], [100, 0, 0]]), 5.0).tolist()
+        [[0, 1]]
+    """
+    n = points.shape[0]
+    if n < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    if n * n <= BRUTE_FORCE_MAX_PAIRS:
+        diff = points[:, None, :] - points[None, :, :]
+        i, j = np.nonzero(np.triu(np.einsum("ijk,ijk->ij", diff, diff) <= radius * radius, k=1))
+        return np.stack([i, j], axis=1).astype(np.int64)
+    from scipy.spatial import cKDTree
+
+    return cKDTree(points).query_pairs(r=radius, output_type="ndarray").astype(np.int64)
+
+
+SMALL_CLUSTER_MAX = 5
+"""Clusters with at most this many observations and tracks are solved by trying every matching
+(at most 120): measured about 15 us for a 2 x 2 cluster against 25 us for linear_sum_assignment,
+and it spares a replay that never meets a larger cluster importing scipy.optimize (about 0.25 s)."""
+
+_PERMUTATIONS: dict[tuple[int, int], npt.NDArray[np.int64]] = {}
+
+
+def _components(rows: IntArray, cols: IntArray, n_rows: int) -> IntArray:
+    """Connected-component label of each row of a bipartite graph given by its edges."""
+    label = np.arange(n_rows)
+    while True:
+        # Each column takes the smallest label among its rows; each row the smallest of its columns'.
+        col_min = np.full(int(cols.max()) + 1, n_rows)
+        np.minimum.at(col_min, cols, label[rows])
+        new = label.copy()
+        np.minimum.at(new, rows, col_min[cols])
+        if np.array_equal(new, label):
+            return label
+        label = new
+
+
+def _solve_small(m: FloatArray) -> tuple[IntArray, IntArray]:
+    """Minimum-cost assignment of a small matrix by trying every matching (``linear_sum_assignment``'s result)."""
+    transpose = m.shape[0] > m.shape[1]
+    a = m.T if transpose else m
+    r, c = a.shape
+    perms = _PERMUTATIONS.get((r, c))
+    if perms is None:
+        perms = _PERMUTATIONS[(r, c)] = np.array(list(itertools.permutations(range(c), r)), dtype=np.int64).reshape(-1, r)
+    best = perms[int(np.argmin(a[np.arange(r), perms].sum(axis=1)))]
+    rows = np.arange(r, dtype=np.int64)
+    return (best, rows) if transpose else (rows, best)
+
+
+def _solve_clusters(m: FloatArray, o_c: IntArray, t_c: IntArray) -> tuple[IntArray, IntArray]:
+    """Solve the block-diagonal assignment ``m`` (edges ``o_c``-``t_c``) cluster by cluster."""
+    label = _components(o_c, t_c, m.shape[0])
+    out_r: list[IntArray] = []
+    out_c: list[IntArray] = []
+    large: list[int] = []
+    for lab in np.unique(label).tolist():
+        rows = np.flatnonzero(label == lab)
+        cols = np.unique(t_c[np.isin(o_c, rows)])
+        if rows.size <= SMALL_CLUSTER_MAX and cols.size <= SMALL_CLUSTER_MAX:
+            r, c = _solve_small(m[np.ix_(rows, cols)])
+            out_r.append(rows[r])
+            out_c.append(cols[c])
+        else:
+            large.append(lab)
+    if large:
+        from scipy.optimize import linear_sum_assignment  # imported on the first large cluster
+
+        rows = np.flatnonzero(np.isin(label, large))
+        cols = np.unique(t_c[np.isin(o_c, rows)])
+        r, c = linear_sum_assignment(m[np.ix_(rows, cols)])
+        out_r.append(rows[r])
+        out_c.append(cols[c])
+    return np.concatenate(out_r), np.concatenate(out_c)
+
+
 def assign_gnn(obs_i: IntArray, trk_i: IntArray, cost: FloatArray) -> tuple[IntArray, IntArray]:
     """Global-nearest-neighbour: a one-to-one matching of minimum total cost over gated pairs.
 
     A pair whose observation and track gate with nothing else is matched directly (most pairs,
-    in practice); the contested rest is solved by one ``linear_sum_assignment`` over its union,
-    which is block-diagonal, so each cluster is still solved on its own terms. Within a cluster
-    the matching has as many pairs as possible, then the least cost.
+    in practice); the contested rest is split into its clusters (connected components), each solved
+    on its own: small ones by trying every matching, larger ones by ``linear_sum_assignment``.
+    Within a cluster the matching has as many pairs as possible, then the least cost.
 
     Returns:
         matched ``(obs_index, track_index)`` arrays, sorted by observation index.
@@ -135,7 +232,7 @@ def assign_gnn(obs_i: IntArray, trk_i: IntArray, cost: FloatArray) -> tuple[IntA
         t_u, t_c = np.unique(trk_c[rest], return_inverse=True)
         m = np.full((o_u.size, t_u.size), _INFEASIBLE)
         m[o_c, t_c] = cost[rest]
-        r, c = linear_sum_assignment(m)
+        r, c = _solve_clusters(m, o_c, t_c)
         ok = m[r, c] < _INFEASIBLE
         out_o = np.concatenate([out_o, obs_u[o_u[r[ok]]]])
         out_t = np.concatenate([out_t, trk_u[t_u[c[ok]]]])

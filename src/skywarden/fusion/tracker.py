@@ -25,12 +25,11 @@ from typing import Literal
 import msgspec
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial import cKDTree
 
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import TrackBatch
 from skywarden.fusion import kalman
-from skywarden.fusion.association import assign_gnn, gate_pairs
+from skywarden.fusion.association import assign_gnn, close_pairs, gate_pairs
 from skywarden.fusion.measurements import KIND_ADSB, KIND_PLOT, KIND_REMOTE_ID, MeasurementBatch
 
 __all__ = ["TrackerConfig", "Tracker", "TENTATIVE", "CONFIRMED"]
@@ -313,7 +312,7 @@ class Tracker:
         cfg = self.config
         if idx.size < 2:
             return self._initiate(batch, idx) if idx.size else np.zeros(0, dtype=np.int64)
-        pairs = cKDTree(batch.pos[idx]).query_pairs(r=cfg.rescan_radius_m, output_type="ndarray")
+        pairs = close_pairs(batch.pos[idx], cfg.rescan_radius_m)
         if pairs.size == 0:
             return self._initiate(batch, idx)
         dt = batch.t[idx[pairs[:, 1]]] - batch.t[idx[pairs[:, 0]]]
@@ -546,7 +545,7 @@ class Tracker:
         if cand.size < 2:
             return []
         # Cheap pre-filter: only tracks with a neighbour within merge_radius_m can be duplicates.
-        close = cKDTree(self.x[cand, :3]).query_pairs(r=cfg.merge_radius_m, output_type="ndarray")
+        close = close_pairs(self.x[cand, :3], cfg.merge_radius_m)
         if close.size == 0:
             return []
         cand = cand[np.unique(close)]
