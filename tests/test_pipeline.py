@@ -58,3 +58,26 @@ def test_replay_and_live_micro_batches_give_the_same_alert():
         return [(e.state, e.zone_id, e.reason) for e in events]
 
     assert run(live=False) == run(live=True) == [("open", "Z", "entered"), ("resolved", "Z", "left_zone")]
+
+
+def test_adsb_emitter_category_b6_is_a_drone_and_alerts_other_adsb_does_not():
+    from skywarden.core.records import AdsbObservation
+
+    def run(category):
+        events, classes = [], set()
+
+        def on_step(step):
+            events.extend(step.alerts)
+            classes.update(step.tracks.track_class)
+
+        pipe = Pipeline(ZONES, frame=FRAME, on_step=on_step)
+        for k in range(60):
+            lat, lon, alt = FRAME.to_geodetic([-500 + 15 * k], [0.0], [100.0])
+            pipe.push(AdsbObservation(t=T0 + k * 0.5, sensor="1090", icao24="abc123", category=category,
+                                      lat=float(lat[0]), lon=float(lon[0]), alt_m=float(alt[0])))
+        pipe.finish()
+        return [e.state for e in events], classes
+
+    assert run("B6") == (["open", "resolved"], {"drone"})
+    assert run("A1") == ([], {"manned_aircraft"})
+    assert run(None) == ([], {"manned_aircraft"})

@@ -60,6 +60,8 @@ class MeasurementBatch:
         vel_sigma: ``(n,)`` 1-sigma velocity error, m/s.
         clutter_density: ``(n,)`` the reporting sensor's false plots per m^3 per scan.
         operator_lat, operator_lon: operator position where broadcast, else NaN.
+        declared_uav: the sender declares itself unmanned (ADS-B emitter category B6); a Remote
+            ID sender is a drone by definition.
     """
 
     t: FloatArray
@@ -73,6 +75,7 @@ class MeasurementBatch:
     operator_lat: FloatArray
     operator_lon: FloatArray
     clutter_density: FloatArray
+    declared_uav: npt.NDArray[np.bool_] | None = None
 
     def __len__(self) -> int:
         return int(self.t.size)
@@ -96,6 +99,7 @@ class MeasurementBatch:
         sensor = [o.sensor for o in obs]
         speed = np.full(n, np.nan)
         track = np.full(n, np.nan)
+        declared_uav = None
         for i, o in enumerate(obs):
             # One pass of attribute reads per record; the arithmetic stays vectorised below.
             if type(o) is PlotObservation:
@@ -116,6 +120,10 @@ class MeasurementBatch:
                     op_lon[i] = o.operator_lon
             elif type(o) is AdsbObservation:
                 identity[i] = "icao:" + o.icao24.lower()
+                if o.category == "B6":
+                    if declared_uav is None:
+                        declared_uav = np.zeros(n, dtype=bool)
+                    declared_uav[i] = True
                 sigma[i] = (defaults.adsb_sigma_h_m, defaults.adsb_sigma_h_m, defaults.adsb_sigma_v_m)
                 vel_sigma[i] = defaults.adsb_sigma_vel_mps
                 if o.speed_mps is not None and o.track_deg is not None:
@@ -129,4 +137,4 @@ class MeasurementBatch:
             clutter = np.fromiter((by_sensor.get(s, defaults.clutter_density_per_m3) for s in sensor), np.float64, n)
         else:
             clutter = np.full(n, defaults.clutter_density_per_m3)
-        return cls(t, kind, sensor, identity, pos, sigma, vel, vel_sigma, op_lat, op_lon, clutter)
+        return cls(t, kind, sensor, identity, pos, sigma, vel, vel_sigma, op_lat, op_lon, clutter, declared_uav)

@@ -460,7 +460,9 @@ class Tracker:
             self.track_class[slot] = _CLASS_DRONE
         elif batch.kind[obs] == KIND_ADSB:
             self.icao24[slot] = key[5:]
-            self.track_class[slot] = _CLASS_MANNED
+            # Emitter category B6 (unmanned aerial vehicle): an ADS-B-equipped drone is still a drone.
+            uav = batch.declared_uav is not None and bool(batch.declared_uav[obs])
+            self.track_class[slot] = _CLASS_DRONE if uav else _CLASS_MANNED
 
     # -- track management ----------------------------------------------------------------------
     def _confirm(self, period_updated: npt.NDArray[np.bool_]) -> None:
