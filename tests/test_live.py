@@ -45,7 +45,20 @@ def test_drone_flying_into_a_zone_raises_an_alert_live(tmp_path):
         store = EventStore(tmp_path / "live.db")
         runtime = LiveRuntime(ZONES, FRAME, clock, store, config=LiveConfig(tick_s=0.01))
         events = []
+        durable_when_published = []
         runtime.alert_listeners.append(lambda e, _: events.append(e))
+
+        def check_durable(event, _):
+            # Another connection sees only committed rows: the alert must already be there.
+            import sqlite3
+
+            other = sqlite3.connect(tmp_path / "live.db")
+            rows = other.execute("SELECT count(*) FROM alert_events WHERE alert_id = ? AND state = ?",
+                                 (event.alert_id, event.state)).fetchone()[0]
+            other.close()
+            durable_when_published.append(rows == 1)
+
+        runtime.alert_listeners.append(check_durable)
 
         async def fly():
             # 10 m/s towards the zone centre, reports at 5 Hz; starts 600 m out.
@@ -60,10 +73,11 @@ def test_drone_flying_into_a_zone_raises_an_alert_live(tmp_path):
         await runtime.shutdown()
         stored = store.count("observations")
         store.close()
-        return opened, tracks, stored, runtime
+        return opened, tracks, stored, runtime, durable_when_published
 
-    opened, tracks, stored, runtime = asyncio.run(scenario())
+    opened, tracks, stored, runtime, durable = asyncio.run(scenario())
     assert len(opened) == 1 and opened[0].zone_id == "Z" and opened[0].uas_id == "U1"
+    assert durable and all(durable)  # every alert was committed before anyone heard of it
     assert tracks and tracks[0]["class"] == "drone"
     assert stored == runtime.observations == 60
 
