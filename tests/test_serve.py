@@ -155,3 +155,60 @@ speed = 20
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+def test_serve_connects_to_a_sensor_as_a_client_and_shows_its_listener(tmp_path):
+    """A `mode = "client"` source connects to the sensor (as to dump1090's ports), and the
+    sensor panel's API shows the connection and the decoder's counters."""
+    sensor = socket.socket()
+    sensor.bind(("127.0.0.1", 0))
+    sensor.listen()
+    api_port = free_port()
+    (tmp_path / "site.toml").write_text(f"""
+[site]
+lat = 51.1537
+lon = -0.1821
+[database]
+path = "site.db"
+[api]
+port = {api_port}
+[[sources]]
+type = "tcp"
+mode = "client"
+host = "127.0.0.1"
+port = {sensor.getsockname()[1]}
+format = "jsonl"
+name = "bridge-client"
+""")
+    proc, token = start_serve(tmp_path / "site.toml")
+    try:
+        conn, _ = sensor.accept()
+        now = time.time()
+        for k in range(10):
+            obs = {"kind": "plot", "t": now + k * 0.1, "sensor": "radar-9", "lat": 51.1537, "lon": -0.1821 + k * 1e-5, "alt_m": 150.0}
+            conn.sendall((json.dumps(obs) + "\n").encode())
+        conn.sendall(b"{broken\n")
+        with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers={"Authorization": f"Bearer {token}"}) as c:
+            deadline = time.time() + 15
+            listener = None
+            while time.time() < deadline:
+                listeners = {v["name"]: v for v in c.get("/api/sensors").json()["listeners"]}
+                listener = listeners.get("bridge-client")
+                if listener and listener["observations"] == 10 and listener["rejected"] == 1:
+                    break
+                time.sleep(0.2)
+        conn.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        sensor.close()
+    assert listener is not None
+    assert listener["role"] == "client" and listener["connects"] == 1
+    assert listener["observations"] == 10 and listener["rejected_by_reason"] == {"invalid_json": 1}
+
+
+def test_serve_config_rejects_an_unknown_format(tmp_path, capsys):
+    (tmp_path / "bad.toml").write_text('[site]\nlat = 1\nlon = 2\n[[sources]]\ntype = "udp"\nport = 1\nformat = "morse"\n')
+    assert main(["serve", "--config", str(tmp_path / "bad.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "format 'morse' is unknown" in err and len(err.strip().splitlines()) == 1
