@@ -93,3 +93,18 @@ def test_assign_gnn_is_optimal_like_one_linear_sum_assignment(n_obs, n_trk, data
     assert len(set(got_o.tolist())) == got_o.size and len(set(got_t.tolist())) == got_t.size
     assert got_o.size == ok.sum()
     assert m[got_o, got_t].sum() == pytest.approx(m[r[ok], c[ok]].sum(), abs=1e-6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 120), st.floats(0.5, 300), st.integers(0, 2**32 - 1))
+def test_close_pairs_finds_exactly_the_pairs_a_kd_tree_finds(n, radius, seed):
+    from scipy.spatial import cKDTree
+
+    from skywarden.fusion.association import close_pairs
+
+    rng = np.random.default_rng(seed)
+    points = rng.uniform(0, 1000, (n, 3))
+    points[: n // 3, 0] = points[: n // 3, 0].round(-2)  # ties along the sweep axis
+    got = {tuple(p) for p in close_pairs(points, radius).tolist()}
+    expected = {tuple(p) for p in cKDTree(points).query_pairs(r=radius, output_type="ndarray").tolist()} if n > 1 else set()
+    assert got == expected
