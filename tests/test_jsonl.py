@@ -127,3 +127,11 @@ def test_truncated_file_keeps_complete_lines():
     data = (json.dumps(PLOT) + "\n") * 5 + json.dumps(PLOT)[:30]
     got, report = read(io.BytesIO(data.encode()))
     assert len(got) == 5 and report.rejected_by_reason == {"invalid_json": 1}
+
+
+def test_invalid_utf8_inside_a_string_is_counted_not_raised():
+    # Found by bench/fuzz_decoders.py: msgspec raises UnicodeDecodeError for this, not DecodeError.
+    good = b'{"kind":"plot","t":1700000000,"sensor":"r","lat":1,"lon":2,"alt_m":3}'
+    bad = b'{"kind":"plot","t":1700000000,"sensor":"r\xff","lat":1,"lon":2,"alt_m":3}'
+    got, report = read([good, bad, good])
+    assert len(got) == 2 and report.rejected_by_reason == {"invalid_json": 1}

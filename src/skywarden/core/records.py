@@ -236,10 +236,13 @@ def decode_observation(line: bytes | str) -> Observation:
     """Decode and validate one line of observation JSON Lines v1.
 
     Raises:
-        msgspec.DecodeError: the line is not valid JSON.
+        msgspec.DecodeError: the line is not valid JSON (invalid UTF-8 included).
         msgspec.ValidationError: a field is missing, mistyped or out of range; the message names it.
     """
-    return _observation_decoder.decode(line)
+    try:
+        return _observation_decoder.decode(line)
+    except UnicodeDecodeError as exc:  # msgspec lets invalid UTF-8 inside a string through as this
+        raise msgspec.DecodeError(f"JSON is malformed: invalid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def encode_record(record: msgspec.Struct) -> bytes:

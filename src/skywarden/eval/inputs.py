@@ -78,7 +78,7 @@ def _records(path: str | Path, decode: Callable[[bytes], T], stats: InputStats) 
             stats.lines += 1
             try:
                 record = decode(line)
-            except msgspec.DecodeError as exc:  # also msgspec.ValidationError, a subclass
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # ValidationError is a DecodeError
                 stats.skip(line_no, str(exc))
                 continue
             yield line_no, record
