@@ -135,3 +135,9 @@ def test_invalid_utf8_inside_a_string_is_counted_not_raised():
     bad = b'{"kind":"plot","t":1700000000,"sensor":"r\xff","lat":1,"lon":2,"alt_m":3}'
     got, report = read([good, bad, good])
     assert len(got) == 2 and report.rejected_by_reason == {"invalid_json": 1}
+
+
+def test_invalid_utf8_after_an_invalid_value_is_still_counted():
+    bad = b'{"kind":"plot","t":1700000000,"sensor":"r","lat":91,"lon":2,"alt_m":3,"x":"\xb0"}'
+    got, report = read([bad])
+    assert got == [] and report.rejected == 1

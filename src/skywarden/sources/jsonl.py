@@ -86,7 +86,7 @@ def classify_error(exc: Exception, raw: bytes | None = None) -> str:
         if raw is not None:
             try:
                 msgspec.json.decode(raw)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, UnicodeDecodeError):
                 return "invalid_json"
         msg = str(exc)
         if msg.startswith("Object missing required field"):
