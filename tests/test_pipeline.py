@@ -81,3 +81,20 @@ def test_adsb_emitter_category_b6_is_a_drone_and_alerts_other_adsb_does_not():
     assert run("B6") == (["open", "resolved"], {"drone"})
     assert run("A1") == ([], {"manned_aircraft"})
     assert run(None) == ([], {"manned_aircraft"})
+
+
+def test_live_advance_handles_one_period_end_at_a_time_and_loses_nothing():
+    """A stalled clock (one advance over many periods) and a long gap in the data: every
+    observation is processed exactly once, and each period end runs its own management step."""
+    steps = []
+    pipe = Pipeline(ZONES, frame=FRAME, on_step=steps.append, live=True)
+    times = [T0 + k * 0.1 for k in range(50)] + [T0 + 120 + k * 0.1 for k in range(30)]
+    for k, t in enumerate(times):
+        pipe.push(rid(t, -800 + 2 * k))
+    pipe.advance(T0 + 2.55)  # stalled for 2.5 s: the first period end only
+    assert pipe.stats.observations == sum(1 for t in times if t < T0 + 1)
+    for k in range(200):  # the clock catches up, tick by tick
+        pipe.advance(T0 + 2.55 + 0.02 * k)
+    assert pipe.stats.observations == sum(1 for t in times if t <= T0 + 2.55 + 0.02 * 199)
+    pipe.finish()
+    assert pipe.stats.observations == len(times) and pipe.stats.late == 0

@@ -87,10 +87,11 @@ class ReorderBuffer:
         else:
             bisect.insort_right(items, (t, obs, raw), lo=self._head, key=_TIME)
 
-    def pop_until(self, t: float) -> list[tuple[float, Observation, bytes | None]]:
-        """Remove and return, in time order, every item with time <= ``t``."""
+    def pop_until(self, t: float, inclusive: bool = True) -> list[tuple[float, Observation, bytes | None]]:
+        """Remove and return, in time order, every item with time <= ``t`` (< ``t`` when not ``inclusive``)."""
         items = self._items
-        end = bisect.bisect_right(items, t, lo=self._head, key=_TIME)
+        search = bisect.bisect_right if inclusive else bisect.bisect_left
+        end = search(items, t, lo=self._head, key=_TIME)
         out = items[self._head:end]
         self._head = end
         if end > 4096 and 2 * end > len(items):
@@ -100,6 +101,9 @@ class ReorderBuffer:
 
     def last_t(self) -> float:
         return self._items[-1][0]
+
+    def first_t(self) -> float:
+        return self._items[self._head][0]
 
 
 _TIME = itemgetter(0)
@@ -206,34 +210,31 @@ class Pipeline:
         whenever the watermark crosses the end of a ``batch_s`` period, so confirmation and
         deletion keep the same meaning as in a replay while alerts leave within milliseconds.
         """
-        released = self._buffer.pop_until(watermark)
-        batch = [item[1] for item in released]
-        raw = [item[2] for item in released]
-        if batch:
-            self._released_t = max(self._released_t, batch[-1].t)
         batch_s = self.config.batch_s
         if self._window_end is None:
-            if not batch:
+            if not len(self._buffer) or self._buffer.first_t() > watermark:
                 return
-            self._window_end = (math.floor(batch[0].t / batch_s) + 1) * batch_s
+            self._window_end = (math.floor(self._buffer.first_t() / batch_s) + 1) * batch_s
         if watermark < self._window_end:
-            if batch:
-                self._run_step(batch, raw, watermark, end_period=False)
+            self._run_released(self._buffer.pop_until(watermark), watermark, end_period=False)
             return
-        # The period ends inside this advance: observations of the ending period first.
-        ending = [i for i, o in enumerate(batch) if o.t < self._window_end]
-        first = [batch[i] for i in ending]
-        first_raw = [raw[i] for i in ending]
-        rest_idx = len(ending)
-        self._run_step(first, first_raw, self._window_end, end_period=True)
-        steps = 0
-        while watermark >= self._window_end + batch_s and steps < self.config.max_empty_steps:
-            self._window_end += batch_s
-            self._run_step([], [], self._window_end, end_period=True)
-            steps += 1
-        self._window_end = (math.floor(watermark / batch_s) + 1) * batch_s
-        if rest_idx < len(batch):
-            self._run_step(batch[rest_idx:], raw[rest_idx:], watermark, end_period=False)
+        # A period ends: this advance processes its last observations and the management, and
+        # nothing after it; later observations wait for the next advance (one tick). A tick that
+        # also ran them cost twice a normal tick and set the latency's p99.
+        self._run_released(self._buffer.pop_until(self._window_end, inclusive=False), self._window_end, end_period=True)
+        self._window_end += batch_s
+        # Across a gap in the data, step through at most max_empty_steps empty periods.
+        next_t = min(self._buffer.first_t(), watermark) if len(self._buffer) else watermark
+        if next_t >= self._window_end + self.config.max_empty_steps * batch_s:
+            self._window_end = (math.floor(next_t / batch_s) + 1) * batch_s
+
+    def _run_released(self, released: list[tuple[float, Observation, bytes | None]], t_now: float, end_period: bool) -> None:
+        batch = [item[1] for item in released]
+        if batch:
+            self._released_t = max(self._released_t, batch[-1].t)
+        elif not end_period:
+            return
+        self._run_step(batch, [item[2] for item in released], t_now, end_period=end_period)
 
     # -- one step through the stages ------------------------------------------------------------
     def _run_step(self, batch: list[Observation], raw: list[bytes | None], t_now: float, end_period: bool = True) -> None:
@@ -294,7 +295,7 @@ class Pipeline:
     def finish(self) -> None:
         """Drain: process everything accepted, end all tracks, resolve open alerts, commit."""
         if self.live:
-            if len(self._buffer):
+            while len(self._buffer):  # one period end per advance
                 self.advance(self._buffer.last_t())
         else:
             self._add_released(self._buffer.pop_until(math.inf))
