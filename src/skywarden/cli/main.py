@@ -135,6 +135,13 @@ def _cmd_decode(args: argparse.Namespace) -> int:
             raise UserError(f"{args.file}: {exc}") from None
         except UnicodeDecodeError as exc:
             raise UserError(f"{args.file}: not {args.format} text ({exc.reason} at byte {exc.start})") from None
+        except OSError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a decoder bug must still not end in a traceback
+            raise UserError(
+                f"{args.file}: the {args.format} decoder failed ({type(exc).__name__}: {exc}); "
+                "please report this with the file"
+            ) from None
     if not args.quiet:
         print(format_stats(stats, wall), file=sys.stderr)
     if args.summary_json:
