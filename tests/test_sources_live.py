@@ -149,3 +149,53 @@ def test_sensor_status_reports_show_in_the_sensor_view():
     rt.sensor_status(SensorStatus(t=time.time(), sensor="radar-1", state="degraded", detail="sector 3 blanked"))
     view = {s["sensor"]: s for s in rt.sensor_views()}["radar-1"]
     assert view["reported"]["state"] == "degraded" and view["reported"]["detail"] == "sector 3 blanked"
+
+
+SHARED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def test_asterix_over_udp_reaches_the_runtime_and_cat034_shows_as_sensor_status():
+    import pytest
+
+    raw048, raw034 = SHARED / "asterix/croatiacontrol/cat048.raw", SHARED / "asterix/croatiacontrol/cat034.raw"
+    if not raw048.exists():
+        pytest.skip("../shared/data is absent (GPL samples are read from there, never copied)")
+
+    async def scenario():
+        rt = runtime()
+        port = asyncio.get_running_loop().create_future()
+        options = DecodeOptions(sensor="psr-1", sensor_lat=45.0, sensor_lon=16.0, sensor_alt_m=120.0)
+        rt.start(format_udp_listener("127.0.0.1", 0, "asterix", options, rt, "radar-udp", port))
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(asyncio.DatagramProtocol, remote_addr=("127.0.0.1", await port))
+        transport.sendto(raw048.read_bytes())
+        transport.sendto(raw034.read_bytes())
+        transport.sendto(b"\x30\xff\xff garbage")
+        await asyncio.sleep(0.3)
+        transport.close()
+        view = rt.listener_views()[0]
+        sensors = rt.sensor_views()
+        await rt.shutdown()
+        return view, sensors
+
+    view, sensors = asyncio.run(scenario())
+    assert view["observations"] == 1 and view["statuses"] == 1 and view["rejected"] >= 1
+    assert any(s["reported"] for s in sensors)  # the radar's own CAT034 status is shown
+
+
+def test_sapient_sensor_sending_garbage_is_answered_and_disconnected():
+    async def scenario():
+        rt = runtime()
+        port = asyncio.get_running_loop().create_future()
+        rt.start(format_tcp_server("127.0.0.1", 0, "sapient", DecodeOptions(), rt, "sapient-in", port))
+        reader, writer = await asyncio.open_connection("127.0.0.1", await port)
+        writer.write(b"\xff\xff\xff\x7f" + b"not protobuf" * 10)  # a 2 GiB length prefix
+        await writer.drain()
+        reply = await asyncio.wait_for(reader.read(), timeout=5)  # EOF: the node hung up
+        writer.close()
+        view = rt.listener_views()[0]
+        await rt.shutdown()
+        return reply, view
+
+    reply, view = asyncio.run(scenario())
+    assert reply  # an ICD Error message went back before the connection closed
+    assert view["connected"] == 0 and view["rejected"] >= 1 and "undecodable" in view["last_error"]

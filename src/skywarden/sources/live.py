@@ -217,6 +217,15 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stat
             if reply:
                 writer.write(reply)
                 await writer.drain()
+            if getattr(decoder, "failed", False):
+                # The peer sent garbage the framing cannot resynchronise on (SAPIENT): the decoder
+                # has queued its error reply; hang up rather than guess at frame boundaries.
+                state.last_error = "closed: undecodable input from the peer"
+                break
+        else:
+            finish = getattr(decoder, "finish", None)
+            if finish is not None:  # the peer closed: a partial frame left over is counted
+                await _hand_on(finish() or [], sink, wait=True)
     finally:
         state.connected -= 1
 
