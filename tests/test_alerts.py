@@ -93,3 +93,36 @@ def test_deleting_a_zone_resolves_its_alerts():
     events = m.set_zones(["Y"], [frozenset()], 5.0)
     assert [(e.zone_id, e.state, e.reason) for e in events] == [("Z", "resolved", "zone_deleted")]
     assert [a[2] for a in m.active_alerts()] == ["Y"]
+
+
+def flagged(t, ids, flags, lost=()):
+    b = batch(t, ids, classes=["drone"] * len(ids), uas=["RID-1"] * len(ids), lost=lost)
+    b.remote_id_flag = flags
+    return b
+
+
+def test_remote_id_flag_opens_one_alert_per_track_until_lost():
+    m = AlertManager(["Z"], [frozenset()])
+    events = []
+    events += m.process(flagged(0, [5, 6], [None, None]), inside([False], [False]))
+    events += m.process(flagged(1, [5, 6], ["impossible_jump", None]), inside([False], [False]))
+    events += m.process(flagged(2, [5, 6], ["impossible_jump", None]), inside([True], [False]))  # also enters Z
+    events += m.process(flagged(3, [6], [None], lost=[5]), inside([False]))
+    assert [(e.kind, e.state, e.track_id, e.zone_id, e.reason) for e in events] == [
+        ("remote_id_inconsistent", "open", 5, "", "impossible_jump"),
+        ("zone_entry", "open", 5, "Z", "entered"),
+        ("zone_entry", "resolved", 5, "Z", "track_lost"),
+        ("remote_id_inconsistent", "resolved", 5, "", "track_lost"),
+    ]
+
+
+def test_operator_resolves_a_remote_id_alert_and_it_stays_quiet_for_that_track():
+    m = AlertManager(["Z"], [frozenset()])
+    opened = m.process(flagged(0, [5], ["two_places"]), inside([False]))
+    assert opened[0].kind == "remote_id_inconsistent"
+    ack = m.acknowledge(opened[0].alert_id, 1.0, by="op", comment="checking")
+    done = m.resolve(opened[0].alert_id, 2.0, by="op", comment="spoofer, police informed")
+    assert (ack.kind, ack.state, done.kind, done.state) == ("remote_id_inconsistent", "acknowledged", "remote_id_inconsistent", "resolved")
+    assert m.process(flagged(3, [5], ["two_places"]), inside([False])) == []  # no second alert for track 5
+    assert m.open_count == 0
+    m.set_zones(["Y"], [frozenset()], 4.0)  # a zone edit does not touch Remote ID alerts

@@ -9,7 +9,10 @@ Rules:
   visit does not alert again until the track has left the zone;
 * the alert resolves by itself when the track has been outside the zone for ``exit_grace_s`` (so
   a drone hovering on the boundary does not flap between alerts), when the track is lost, or
-  when its zone is deleted.
+  when its zone is deleted;
+* a track whose Remote ID the tracker flags as implausible (spoofed or faulty) opens one
+  ``remote_id_inconsistent`` alert (``zone_id`` empty, ``reason`` the flag); it resolves when the
+  track is lost or an operator resolves it, and does not open again for that track.
 
 Example:
     >>> manager = AlertManager(zone_ids=["Z"], allow_lists=[frozenset()])
@@ -44,6 +47,10 @@ class _Visit:
     state: str
     last_inside_t: float
     uas_id: str | None
+    kind: str = "zone_entry"
+
+
+_NO_ZONE = ""  # the zone_id of alerts that are not about a zone
 
 
 class AlertManager:
@@ -70,6 +77,7 @@ class AlertManager:
         self._visits: dict[tuple[int, str], _Visit] = {}  # (track_id, zone_id) -> visit
         self._by_track: dict[int, set[str]] = {}
         self._by_alert: dict[int, tuple[int, str]] = {}
+        self._rid_done: set[int] = set()  # tracks whose Remote ID alert an operator resolved
 
     @property
     def open_count(self) -> int:
@@ -84,7 +92,7 @@ class AlertManager:
         """Replace the zones (after an edit). Alerts of zones that no longer exist resolve."""
         self.zone_ids = list(zone_ids)
         self.allow_lists = list(allow_lists)
-        keep = set(self.zone_ids)
+        keep = set(self.zone_ids) | {_NO_ZONE}
         gone = sorted(k for k in self._visits if k[1] not in keep)
         return [e for e in (self._end_visit(k, t, "zone_deleted") for k in gone) if e is not None]
 
@@ -116,11 +124,22 @@ class AlertManager:
                             event = self._end_visit((track_id, zone_id), times[i], "left_zone")
                             if event is not None:
                                 events.append(event)
+        if tracks.remote_id_flag is not None:
+            ids = tracks.track_id.tolist()
+            for i, flag in enumerate(tracks.remote_id_flag):
+                key = (ids[i], _NO_ZONE)
+                if flag is not None and key not in self._visits and ids[i] not in self._rid_done:
+                    events.append(self._open_alert(key, float(tracks.t[i]), tracks.uas_id[i], "remote_id_inconsistent", flag))
         for track_id in tracks.lost_track_ids:
             for zone_id in sorted(self._by_track.get(track_id, ())):
                 event = self._end_visit((track_id, zone_id), tracks.step_time, "track_lost")
                 if event is not None:
                     events.append(event)
+            if (track_id, _NO_ZONE) in self._visits:
+                event = self._end_visit((track_id, _NO_ZONE), tracks.step_time, "track_lost")
+                if event is not None:
+                    events.append(event)
+            self._rid_done.discard(track_id)
         return events
 
     def acknowledge(self, alert_id: int, t: float, by: str, comment: str | None = None) -> AlertEvent:
@@ -130,7 +149,7 @@ class AlertManager:
         if visit.state != "open":
             raise AlertStateError(f"alert {alert_id} is {visit.state}; only an open alert can be acknowledged")
         visit.state = "acknowledged"
-        return self._event(key, alert_id, t, "acknowledged", visit.uas_id, "operator", by, comment)
+        return self._event(key, alert_id, t, "acknowledged", visit.uas_id, "operator", by, comment, visit.kind)
 
     def resolve(self, alert_id: int, t: float, by: str, comment: str | None = None) -> AlertEvent:
         """An operator closes the alert; the visit stays quiet until the track leaves the zone."""
@@ -139,7 +158,11 @@ class AlertManager:
         del self._by_alert[alert_id]
         visit.alert_id = None
         visit.state = "resolved"
-        return self._event(key, alert_id, t, "resolved", visit.uas_id, "operator", by, comment)
+        if visit.kind != "zone_entry":
+            # Not tied to a visit: the alert is over and does not reopen for this track.
+            del self._visits[key]
+            self._rid_done.add(key[0])
+        return self._event(key, alert_id, t, "resolved", visit.uas_id, "operator", by, comment, visit.kind)
 
     def close(self, t: float, reason: str = "end_of_input") -> list[AlertEvent]:
         """Resolve every unresolved alert, e.g. at the end of a replay."""
@@ -151,31 +174,34 @@ class AlertManager:
             raise AlertNotFound(f"alert {alert_id} is not active (unknown, or already resolved)")
         return key
 
-    def _open_alert(self, key: tuple[int, str], t: float, uas_id: str | None) -> AlertEvent:
+    def _open_alert(self, key: tuple[int, str], t: float, uas_id: str | None,
+                    kind: str = "zone_entry", reason: str = "entered") -> AlertEvent:
         alert_id = self._next_id
         self._next_id += 1
-        self._visits[key] = _Visit(alert_id, "open", t, uas_id)
-        self._by_track.setdefault(key[0], set()).add(key[1])
+        self._visits[key] = _Visit(alert_id, "open", t, uas_id, kind)
+        if kind == "zone_entry":
+            self._by_track.setdefault(key[0], set()).add(key[1])
         self._by_alert[alert_id] = key
-        return self._event(key, alert_id, t, "open", uas_id, "entered")
+        return self._event(key, alert_id, t, "open", uas_id, reason, kind=kind)
 
     def _end_visit(self, key: tuple[int, str], t: float, reason: str) -> AlertEvent | None:
         visit = self._visits.pop(key)
-        zones = self._by_track[key[0]]
-        zones.discard(key[1])
-        if not zones:
-            del self._by_track[key[0]]
+        if visit.kind == "zone_entry":
+            zones = self._by_track[key[0]]
+            zones.discard(key[1])
+            if not zones:
+                del self._by_track[key[0]]
         if visit.alert_id is None:
             return None  # already resolved by an operator
         del self._by_alert[visit.alert_id]
-        return self._event(key, visit.alert_id, t, "resolved", visit.uas_id, reason)
+        return self._event(key, visit.alert_id, t, "resolved", visit.uas_id, reason, kind=visit.kind)
 
     @staticmethod
     def _event(
         key: tuple[int, str], alert_id: int, t: float, state: str, uas_id: str | None, reason: str,
-        by: str | None = None, comment: str | None = None,
+        by: str | None = None, comment: str | None = None, kind: str = "zone_entry",
     ) -> AlertEvent:
         return AlertEvent(
-            t=t, alert_id=alert_id, zone_id=key[1], track_id=key[0], kind="zone_entry",
+            t=t, alert_id=alert_id, zone_id=key[1], track_id=key[0], kind=kind,  # type: ignore[arg-type]
             state=state, uas_id=uas_id, reason=reason, by=by, comment=comment,  # type: ignore[arg-type]
         )

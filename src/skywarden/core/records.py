@@ -183,14 +183,24 @@ class TrackUpdate(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     icao24: str | None = None
     operator_lat: float | None = None
     operator_lon: float | None = None
+    class_probability: float | None = None
+    """Probability of ``class`` given the evidence so far (0 to 1), when the classifier gives one."""
+    remote_id_flag: str | None = None
+    """Why the track's Remote ID is implausible (``impossible_jump``, ``two_places``,
+    ``disagrees_with_track``), or absent when it is consistent or there is none."""
 
 
-AlertKind = Literal["zone_entry"]
+AlertKind = Literal["zone_entry", "remote_id_inconsistent"]
 AlertState = Literal["open", "acknowledged", "resolved"]
 
 
 class AlertEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """A change in an alert's lifecycle; a line of ALERTS.jsonl."""
+    """A change in an alert's lifecycle; a line of ALERTS.jsonl.
+
+    ``kind`` is ``zone_entry`` (a track entered a zone) or ``remote_id_inconsistent`` (a track's
+    Remote ID broadcast is implausible: spoofed or faulty; ``zone_id`` is then empty and
+    ``reason`` of the ``open`` event says why).
+    """
 
     t: float
     """Event time, UNIX seconds UTC (the track's state time that caused it)."""
@@ -292,6 +302,11 @@ class TrackBatch:
     lost_track_ids: list[int]
     step_time: float
     """The tracker's clock at the end of the step, UNIX seconds UTC."""
+    class_probability: npt.NDArray[np.float64] | None = None
+    """Per track, the probability of ``track_class`` (NaN where unknown); None: no classifier."""
+    remote_id_flag: list[str | None] | None = None
+    """Per track, why its Remote ID is implausible, or None; the list itself is None when no
+    track is flagged."""
 
     def __len__(self) -> int:
         return int(self.t.size)
@@ -302,17 +317,22 @@ class TrackBatch:
         vel = self.vel_enu_mps.tolist()
         op_lat = self.operator_lat.tolist()
         op_lon = self.operator_lon.tolist()
+        probs = self.class_probability.tolist() if self.class_probability is not None else None
+        flags = self.remote_id_flag
         for i, (t, tid, la, lo, al, cls) in enumerate(
             zip(self.t.tolist(), self.track_id.tolist(), self.lat.tolist(), self.lon.tolist(), self.alt_m.tolist(), self.track_class)
         ):
             ve, vn, vu = vel[i]
             has_op = op_lat[i] == op_lat[i]  # not NaN
+            p = probs[i] if probs is not None else None
             out.append(
                 TrackUpdate(
                     t=t, track_id=tid, lat=la, lon=lo, alt_m=al,
                     vel_east_mps=ve, vel_north_mps=vn, vel_up_mps=vu, class_=cls,  # type: ignore[arg-type]
                     uas_id=self.uas_id[i], icao24=self.icao24[i],
                     operator_lat=op_lat[i] if has_op else None, operator_lon=op_lon[i] if has_op else None,
+                    class_probability=p if p is not None and p == p else None,
+                    remote_id_flag=flags[i] if flags is not None else None,
                 )
             )
         return out

@@ -377,7 +377,9 @@ def _score_alerts(
     duplicates: list[DuplicateAlert] = []
     ids, kinds = scene.truth.target_ids, scene.truth.target_kinds
 
-    open_alerts = [a for a in alerts if a.state == "open"]
+    # Zone alerts are scored against the truth's zone visits; other kinds (remote_id_inconsistent)
+    # have no zone visit to match.
+    open_alerts = [a for a in alerts if a.state == "open" and a.kind == "zone_entry"]
     for alert in open_alerts:  # in time order, so the first match of a visit is its earliest alert
         target = _target_of_alert(scene, assignments, alert, c, max_age_s)
         visit = _closest_visit(by_target_zone.get((target, alert.zone_id), []), alert.t) if target >= 0 else None

@@ -268,6 +268,8 @@ class LiveRuntime:
                 hits.setdefault(r, []).append(zone_ids[c])
             vel = batch.vel_enu_mps.tolist()
             op_lat, op_lon = batch.operator_lat.tolist(), batch.operator_lon.tolist()
+            probs = batch.class_probability.tolist() if batch.class_probability is not None else [None] * n
+            flags = batch.remote_id_flag or [None] * n
             tracks, dirty, maxlen = self.tracks, self._dirty_tracks, self.config.trail_points
             hypot, atan2, degrees = math.hypot, math.atan2, math.degrees
             for i, (t, tid, la, lo, al, cls) in enumerate(zip(
@@ -286,6 +288,7 @@ class LiveRuntime:
                     "operator_lat": op_lat[i] if has_op else None, "operator_lon": op_lon[i] if has_op else None,
                     "class": cls, "speed_mps": hypot(ve, vn), "heading_deg": degrees(atan2(ve, vn)) % 360.0,
                     "in_zones": hits.get(i, []), "trail": trail, "callsign": None,
+                    "class_probability": probs[i] if probs[i] == probs[i] else None, "remote_id_flag": flags[i],
                 }
                 dirty.add(tid)
         for track_id in batch.lost_track_ids:

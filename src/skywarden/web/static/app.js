@@ -713,6 +713,19 @@ function createAlertItem(alert) {
   return item;
 }
 
+/** Why a Remote ID is flagged, in an operator's words. */
+const RID_FLAG_LABEL = {
+  impossible_jump: "impossible jump",
+  two_places: "in two places at once",
+  disagrees_with_track: "disagrees with radar",
+};
+
+/** What an alert is about: its zone, or the Remote ID problem. */
+function alertSubject(alert) {
+  if (alert.kind === "remote_id_inconsistent") return "Remote ID implausible";
+  return alert.zone_name || alert.zone_id;
+}
+
 function updateAlertItem(item, alert) {
   const [head, body, meta, actions] = item.children;
   const [stateEl, zoneEl, timeEl] = head.children;
@@ -720,8 +733,8 @@ function updateAlertItem(item, alert) {
   setData(item, "state", alert.state);
   item.classList.toggle("is-selected", state.selected != null && state.selected === alert.track_id);
   setText(stateEl, STATE_LABEL[alert.state] ?? alert.state);
-  setText(zoneEl, alert.zone_name || alert.zone_id);
-  zoneEl.title = `${alert.zone_name ?? ""} (${alert.zone_id})`;
+  setText(zoneEl, alertSubject(alert));
+  zoneEl.title = alert.kind === "remote_id_inconsistent" ? "Remote ID broadcast implausible (spoofed or faulty)" : `${alert.zone_name ?? ""} (${alert.zone_id})`;
   setText(timeEl, `${clock(alert.opened_t)}Z`);
   timeEl.title = `opened ${isoDate(alert.opened_t)} ${clock(alert.opened_t)} UTC`;
 
@@ -764,7 +777,10 @@ function announce(alert, { quiet }) {
   if (state.bannerDismissed.has(alert.alert_id)) return;
   state.bannerAlert = alert.alert_id;
   const who = alert.uas_id ? ` (${alert.uas_id})` : "";
-  setText($("alert-banner-text"), `Track ${alert.track_id}${who} entered ${alert.zone_name || alert.zone_id} at ${clock(alert.opened_t)}Z`);
+  const what = alert.kind === "remote_id_inconsistent"
+    ? `has an implausible Remote ID (${RID_FLAG_LABEL[alert.reason] ?? alert.reason})`
+    : `entered ${alert.zone_name || alert.zone_id}`;
+  setText($("alert-banner-text"), `Track ${alert.track_id}${who} ${what} at ${clock(alert.opened_t)}Z`);
   const banner = $("alert-banner");
   banner.hidden = false;
   if (quiet) return;
@@ -853,7 +869,7 @@ function openAction(alertId, action) {
   pendingAction = { alertId, action };
   const spec = ACTIONS[action];
   setText($("action-title"), `${spec.title} ${alertId}`);
-  setText($("action-subject"), `Track ${alert.track_id}${alert.uas_id ? ` (${alert.uas_id})` : ""} in ${alert.zone_name || alert.zone_id}, opened ${clock(alert.opened_t)}Z`);
+  setText($("action-subject"), `Track ${alert.track_id}${alert.uas_id ? ` (${alert.uas_id})` : ""}: ${alertSubject(alert)}, opened ${clock(alert.opened_t)}Z`);
   setText($("action-confirm"), spec.verb);
   $("action-confirm").disabled = false;
   $("action-comment").value = "";
@@ -933,7 +949,10 @@ function renderTrackTable() {
       row.classList.toggle("is-selected", state.selected === track.track_id);
       setText(idCell, track.track_id);
       classCell.firstChild.style.background = CLASSES[cls].color;
-      setText(classCell.lastChild, CLASSES[cls].label);
+      const p = track.class_probability;
+      setText(classCell.lastChild, p == null ? CLASSES[cls].label : `${CLASSES[cls].label} ${Math.round(100 * p)}%`);
+      classCell.title = track.remote_id_flag ? `Remote ID implausible: ${RID_FLAG_LABEL[track.remote_id_flag] ?? track.remote_id_flag}` : "";
+      setData(row, "ridFlag", track.remote_id_flag ?? "");
       setText(altCell, fmtInt(track.alt_m));
       setText(speedCell, fmtSpeed(track.speed_mps));
       const ident = identity(track);
