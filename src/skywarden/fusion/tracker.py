@@ -39,6 +39,8 @@ CONFIRMED = 2
 _FREE = 0
 
 CLASS_NAMES = ("unknown", "drone", "manned_aircraft", "bird")
+HISTORY = 12
+"""States kept per track for classification (one per step that updated it: 12 s at 1 Hz)."""
 _LN_2PI = float(np.log(2 * np.pi))
 _EARLIER_BIAS_PER_S = 40.0
 _CLASS_UNKNOWN, _CLASS_DRONE, _CLASS_MANNED = 0, 1, 2
@@ -134,11 +136,17 @@ class Tracker:
         self.operator_lon = np.full(capacity, np.nan)
         self.uas_id: list[str | None] = [None] * capacity
         self.icao24: list[str | None] = [None] * capacity
+        # Short per-track history (a ring buffer of the states after each step that updated the
+        # track): what the classifier reads. Bounded memory: HISTORY states per slot.
+        self.hist_x = np.full((capacity, HISTORY, 6), np.nan)
+        self.hist_t = np.full((capacity, HISTORY), np.nan)
+        self.hist_n = np.zeros(capacity, dtype=np.int64)
 
     def _grow(self) -> None:
         old = self.x.shape[0]
         new = old * 2
-        arrays = ("x", "P", "t", "status", "hits", "score", "track_id", "last_update_t", "track_class", "operator_lat", "operator_lon")
+        arrays = ("x", "P", "t", "status", "hits", "score", "track_id", "last_update_t", "track_class", "operator_lat", "operator_lon",
+                  "hist_x", "hist_t", "hist_n")
         saved = {name: getattr(self, name) for name in arrays}
         uas, icao = self.uas_id, self.icao24
         self._allocate(new)
@@ -193,7 +201,23 @@ class Tracker:
         lost = self._end_period(self._period_updated, t_now) if end_period else []
         if end_period:
             self._period_updated = np.zeros(cap, dtype=bool)
+        self._record_history(np.flatnonzero(updated_now & (self.status != _FREE)))
         return self._output(updated_now, lost, t_now)
+
+    def _record_history(self, slots: npt.NDArray[np.int64]) -> None:
+        """Append the current state of ``slots`` to their history rings."""
+        if slots.size == 0:
+            return
+        pos = self.hist_n[slots] % HISTORY
+        self.hist_x[slots, pos] = self.x[slots]
+        self.hist_t[slots, pos] = self.t[slots]
+        self.hist_n[slots] += 1
+
+    def history(self, slots: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """States ``(k, HISTORY, 6)`` and times ``(k, HISTORY)`` of ``slots``, oldest first, NaN-padded."""
+        order = (self.hist_n[slots, None] + np.arange(HISTORY)[None, :]) % HISTORY  # ring start = oldest
+        rows = slots[:, None]
+        return self.hist_x[rows, order], self.hist_t[rows, order]
 
     def _ingest(self, batch: MeasurementBatch) -> npt.NDArray[np.int64]:
         """Associate, update and initiate; returns the slots touched."""
@@ -617,6 +641,9 @@ class Tracker:
             self.icao24[s] = None
         self.status[slots] = _FREE
         self.hits[slots] = 0
+        self.hist_x[slots] = np.nan
+        self.hist_t[slots] = np.nan
+        self.hist_n[slots] = 0
         self._free.extend(sorted(slots.tolist(), reverse=True))
 
     # -- output ------------------------------------------------------------------------------
