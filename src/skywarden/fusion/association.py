@@ -95,14 +95,16 @@ def gate_pairs(
     else:
         from scipy.spatial import cKDTree  # imported on first need: 0.2 s
 
-        radius = float(r_trk.max())
-        tree = cKDTree(predicted, balanced_tree=False, compact_nodes=False)  # built per call: build fast
-        hits = tree.query_ball_point(z, radius)
+        # The tree holds the observations and each track asks within its own bound: a young
+        # track's wide bound does not widen everyone's search (at 1,000 targets this query took 18 %
+        # of a scan with one radius for all).
+        tree = cKDTree(z, balanced_tree=False, compact_nodes=False)  # built per call: build fast
+        hits = tree.query_ball_point(predicted, r_trk)
         counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
         if counts.sum() == 0:
             return empty
-        obs_i = np.repeat(np.arange(z.shape[0], dtype=np.int64), counts)
-        trk_i = np.fromiter(itertools.chain.from_iterable(hits), dtype=np.int64, count=int(counts.sum()))
+        trk_i = np.repeat(np.arange(predicted.shape[0], dtype=np.int64), counts)
+        obs_i = np.fromiter(itertools.chain.from_iterable(hits), dtype=np.int64, count=int(counts.sum()))
     sep = z[obs_i] - predicted[trk_i]
     near = np.einsum("ki,ki->k", sep, sep) <= r_trk[trk_i] ** 2
     obs_i, trk_i = obs_i[near], trk_i[near]
@@ -185,23 +187,30 @@ def _solve_small(m: FloatArray) -> tuple[IntArray, IntArray]:
 def _solve_clusters(m: FloatArray, o_c: IntArray, t_c: IntArray) -> tuple[IntArray, IntArray]:
     """Solve the block-diagonal assignment ``m`` (edges ``o_c``-``t_c``) cluster by cluster."""
     label = _components(o_c, t_c, m.shape[0])
+    # Group the edges by cluster once (sorting), then walk the clusters by slices.
+    edge_label = label[o_c]
+    order = np.argsort(edge_label, kind="stable")
+    sorted_label = edge_label[order]
+    starts = np.flatnonzero(np.r_[True, sorted_label[1:] != sorted_label[:-1]])
+    ends = np.r_[starts[1:], sorted_label.size]
     out_r: list[IntArray] = []
     out_c: list[IntArray] = []
-    large: list[int] = []
-    for lab in np.unique(label).tolist():
-        rows = np.flatnonzero(label == lab)
-        cols = np.unique(t_c[np.isin(o_c, rows)])
+    large_edges: list[IntArray] = []
+    for a, b in zip(starts.tolist(), ends.tolist()):
+        edges = order[a:b]
+        rows = np.unique(o_c[edges])
+        cols = np.unique(t_c[edges])
         if rows.size <= SMALL_CLUSTER_MAX and cols.size <= SMALL_CLUSTER_MAX:
             r, c = _solve_small(m[np.ix_(rows, cols)])
             out_r.append(rows[r])
             out_c.append(cols[c])
         else:
-            large.append(lab)
-    if large:
+            large_edges.append(edges)
+    if large_edges:
         from scipy.optimize import linear_sum_assignment  # imported on the first large cluster
 
-        rows = np.flatnonzero(np.isin(label, large))
-        cols = np.unique(t_c[np.isin(o_c, rows)])
+        edges = np.concatenate(large_edges)
+        rows, cols = np.unique(o_c[edges]), np.unique(t_c[edges])
         r, c = linear_sum_assignment(m[np.ix_(rows, cols)])
         out_r.append(rows[r])
         out_c.append(cols[c])
