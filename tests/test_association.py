@@ -108,3 +108,28 @@ def test_close_pairs_finds_exactly_the_pairs_a_kd_tree_finds(n, radius, seed):
     got = {tuple(p) for p in close_pairs(points, radius).tolist()}
     expected = {tuple(p) for p in cKDTree(points).query_pairs(r=radius, output_type="ndarray").tolist()} if n > 1 else set()
     assert got == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_kd_tree_and_all_pairs_pre_gates_find_the_same_pairs(seed):
+    import skywarden.fusion.association as association
+
+    rng = np.random.default_rng(seed)
+    n_trk, n_obs = int(rng.integers(1, 300)), int(rng.integers(1, 300))
+    x = np.zeros((n_trk, 6))
+    x[:, :3] = rng.uniform(0, 2000, (n_trk, 3))
+    x[:, 3:] = rng.normal(0, 10, (n_trk, 3))
+    P = np.tile(np.eye(6), (n_trk, 1, 1)) * rng.uniform(10, 5000, (n_trk, 1, 1))  # some wide, young tracks
+    z = rng.uniform(0, 2000, (n_obs, 3))
+    args = (x, P, np.zeros(n_trk), z, np.full((n_obs, 3), 10.0), rng.uniform(0, 1, n_obs), 10.0, 4.0, 16.0)
+    saved = association.BRUTE_FORCE_MAX_PAIRS
+    try:
+        association.BRUTE_FORCE_MAX_PAIRS = 10**9
+        brute = association.gate_pairs(*args)
+        association.BRUTE_FORCE_MAX_PAIRS = 0
+        tree = association.gate_pairs(*args)
+    finally:
+        association.BRUTE_FORCE_MAX_PAIRS = saved
+    as_set = lambda r: set(zip(r[0].tolist(), r[1].tolist()))  # noqa: E731
+    assert as_set(brute) == as_set(tree)
