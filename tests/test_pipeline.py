@@ -98,3 +98,26 @@ def test_live_advance_handles_one_period_end_at_a_time_and_loses_nothing():
     assert pipe.stats.observations == sum(1 for t in times if t <= T0 + 2.55 + 0.02 * 199)
     pipe.finish()
     assert pipe.stats.observations == len(times) and pipe.stats.late == 0
+
+
+def test_a_remote_id_that_jumps_impossibly_is_flagged_and_alerted():
+    """A spoofer replays a drone's identity far away: the track carries the flag and one
+    remote_id_inconsistent alert opens (fusion.plausibility through the tracker and alerts)."""
+    events, flags = [], set()
+
+    def on_step(step):
+        events.extend(step.alerts)
+        if step.tracks.remote_id_flag:
+            flags.update(f for f in step.tracks.remote_id_flag if f)
+
+    pipe = Pipeline([], frame=FRAME, on_step=on_step)
+    for k in range(40):
+        t = T0 + k * 0.5
+        pipe.push(rid(t, -500 + 5 * k))
+        if k >= 20 and k % 2 == 0:  # the same uas_id, 25 km away, interleaved
+            lat, lon, alt = FRAME.to_geodetic([25_000.0], [0.0], [100.0])
+            pipe.push(RemoteIdObservation(t=t + 0.2, sensor="rid", uas_id="U", lat=float(lat[0]), lon=float(lon[0]), alt_m=float(alt[0])))
+    pipe.finish()
+    rid_alerts = [e for e in events if e.kind == "remote_id_inconsistent"]
+    assert flags and all(("jump" in f or "two_places" in f) for f in flags)
+    assert [e.state for e in rid_alerts] == ["open", "resolved"] and rid_alerts[0].zone_id == ""

@@ -80,7 +80,7 @@ def gatwick():
 
 
 def test_builtin_scenarios_are_listed():
-    assert list_builtin_scenarios() == ["gatwick-2018", "seoul-2022"]
+    assert list_builtin_scenarios() == ["classification-mix", "gatwick-2018", "seoul-2022"]
 
 
 @pytest.mark.parametrize("name", ["seoul-2022", "gatwick-2018"])

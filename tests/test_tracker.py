@@ -125,3 +125,30 @@ def test_fast_radar_reports_several_scans_per_step_into_one_track():
     assert tracker.tracks_started == 1
     assert len(outs[-1]) == 1
     assert abs(outs[-1].vel_enu_mps[0, 0] - 10.0) < 3.0
+
+
+def test_confirmed_tracks_carry_a_class_probability():
+    tracker = Tracker(FRAME)
+    outs = run(tracker, [[plot(T0 + k + 0.5, 12.0 * k, 0)] for k in range(12)])
+    probs = outs[-1].class_probability
+    assert probs is not None and probs.shape == (1,) and 0.0 < probs[0] <= 1.0
+    assert outs[-1].track_class[0] in ("drone", "bird", "manned_aircraft", "unknown")
+
+
+def test_imm_motion_follows_a_drone_that_stops_and_turns():
+    """motion="imm": a drone flies east at 15 m/s, hovers, then flies north; one track all along,
+    and its velocity ends up pointing north."""
+    path, e, n = [], 0.0, 0.0
+    for k in range(40):
+        if k < 15:
+            e += 15.0
+        elif k >= 25:
+            n += 15.0
+        path.append((e, n))
+    for cfg in (TrackerConfig(motion="imm"), TrackerConfig(motion="ncv")):
+        tracker = Tracker(FRAME, cfg)
+        outs = run(tracker, [[plot(T0 + k + 0.5, pe, pn)] for k, (pe, pn) in enumerate(path)])
+        ids = {i for o in outs for i in o.track_id.tolist()}
+        assert ids == {1}, cfg.motion
+        ve, vn = outs[-1].vel_enu_mps[0, :2]
+        assert abs(vn - 15.0) < 4.0 and abs(ve) < 4.0, (cfg.motion, ve, vn)

@@ -100,7 +100,10 @@ class AlertManager:
         """Events caused by one tracker step. ``inside`` is ``(len(tracks), n_zones)``."""
         events: list[AlertEvent] = []
         if len(tracks) and len(self.zone_ids):
-            manned = np.fromiter((c == "manned_aircraft" for c in tracks.track_class), bool, len(tracks))
+            # Only an ADS-B identity makes a track a manned aircraft for zone judgement: a class
+            # inferred from kinematics alone must never silence an intrusion alert.
+            manned = np.fromiter((c == "manned_aircraft" and a is not None for c, a in zip(tracks.track_class, tracks.icao24)),
+                                 bool, len(tracks))
             rows, cols = np.nonzero(inside & ~manned[:, None])
             ids = tracks.track_id.tolist()
             times = tracks.t.tolist()

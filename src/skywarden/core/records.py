@@ -186,8 +186,9 @@ class TrackUpdate(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     class_probability: float | None = None
     """Probability of ``class`` given the evidence so far (0 to 1), when the classifier gives one."""
     remote_id_flag: str | None = None
-    """Why the track's Remote ID is implausible (``impossible_jump``, ``two_places``,
-    ``disagrees_with_track``), or absent when it is consistent or there is none."""
+    """Why the track's Remote ID is implausible: comma-separated reasons of
+    :mod:`skywarden.fusion.plausibility` (``jump``: an impossible jump; ``two_places``: heard in
+    two places at once; ``track_mismatch``: disagrees with the radar track), or absent."""
 
 
 AlertKind = Literal["zone_entry", "remote_id_inconsistent"]

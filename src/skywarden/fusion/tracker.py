@@ -28,9 +28,11 @@ import numpy.typing as npt
 
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import TrackBatch
-from skywarden.fusion import kalman
+from skywarden.fusion import imm, kalman
 from skywarden.fusion.association import assign_gnn, close_pairs, gate_pairs
+from skywarden.fusion.classify import classify, features_from_history
 from skywarden.fusion.measurements import KIND_ADSB, KIND_PLOT, KIND_REMOTE_ID, MeasurementBatch
+from skywarden.fusion.plausibility import PlausibilityState, check_remote_id
 
 __all__ = ["TrackerConfig", "Tracker", "TENTATIVE", "CONFIRMED"]
 
@@ -41,6 +43,9 @@ _FREE = 0
 CLASS_NAMES = ("unknown", "drone", "manned_aircraft", "bird")
 HISTORY = 12
 """States kept per track for classification (one per step that updated it: 12 s at 1 Hz)."""
+CLASSIFY_EVERY = 10
+"""Confirmed tracks are classified when confirmed and then every this many steps (10 s in a
+replay): the evidence changes slowly, and classifying at every step cost a 100-drone replay 2 s."""
 _LN_2PI = float(np.log(2 * np.pi))
 _EARLIER_BIAS_PER_S = 40.0
 _CLASS_UNKNOWN, _CLASS_DRONE, _CLASS_MANNED = 0, 1, 2
@@ -94,6 +99,11 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Tracks further apart than this (metres) are never duplicates of each other."""
     merge_velocity_mps: float = 10.0
     """Two tracks this close in velocity (and gated in position) are one object."""
+    motion: Literal["imm", "ncv"] = "ncv"
+    """``imm``: an interacting multiple model filter per track (constant velocity, manoeuvre,
+    hover; :data:`skywarden.fusion.imm.DRONE` tuning, :data:`~skywarden.fusion.imm.MANNED` for
+    manned aircraft), which also covers a manoeuvring target that missed its gate. ``ncv``: one
+    nearly-constant-velocity Kalman filter with ``q_h``/``q_v`` and a second-chance manoeuvre gate."""
 
 
 class Tracker:
@@ -116,6 +126,7 @@ class Tracker:
         self._period_updated = np.zeros(capacity, dtype=bool)
         self._micro_step = False
         self._step_count = 0
+        self.plausibility = PlausibilityState()
         self._free: list[int] = list(range(capacity - 1, -1, -1))
         mask_bits = self.config.confirm_n
         self._hit_mask = (1 << mask_bits) - 1
@@ -141,12 +152,20 @@ class Tracker:
         self.hist_x = np.full((capacity, HISTORY, 6), np.nan)
         self.hist_t = np.full((capacity, HISTORY), np.nan)
         self.hist_n = np.zeros(capacity, dtype=np.int64)
+        # IMM: per track, the mode probabilities and each model's estimate (x and P above hold
+        # their moment-matched combination, which gating, merging and output use).
+        self.class_prob = np.full(capacity, np.nan)
+        self.declared_uav = np.zeros(capacity, dtype=bool)
+        m = imm.DRONE.n_models
+        self.mu = np.zeros((capacity, m))
+        self.mx = np.zeros((capacity, m, 6))
+        self.mP = np.tile(np.eye(6), (capacity, m, 1, 1))
 
     def _grow(self) -> None:
         old = self.x.shape[0]
         new = old * 2
         arrays = ("x", "P", "t", "status", "hits", "score", "track_id", "last_update_t", "track_class", "operator_lat", "operator_lon",
-                  "hist_x", "hist_t", "hist_n")
+                  "hist_x", "hist_t", "hist_n", "mu", "mx", "mP", "class_prob", "declared_uav")
         saved = {name: getattr(self, name) for name in arrays}
         uas, icao = self.uas_id, self.icao24
         self._allocate(new)
@@ -202,7 +221,29 @@ class Tracker:
         if end_period:
             self._period_updated = np.zeros(cap, dtype=bool)
         self._record_history(np.flatnonzero(updated_now & (self.status != _FREE)))
+        out = np.flatnonzero(updated_now & (self.status == CONFIRMED))
+        # All together every CLASSIFY_EVERY steps (one vectorised call: the per-call overhead is
+        # what costs), a newly confirmed track at once.
+        due = out if self._step_count % CLASSIFY_EVERY == 0 else out[np.isnan(self.class_prob[out])]
+        if due.size:
+            self._classify(due)
         return self._output(updated_now, lost, t_now)
+
+    def _classify(self, slots: npt.NDArray[np.int64]) -> None:
+        """Class and its probability from identity and recent kinematics (fusion.classify).
+
+        A track with an identity keeps the identity's class (Remote ID: drone; ADS-B: manned,
+        or drone for emitter category B6); the classifier gives its probability.
+        """
+        states, times = self.history(slots)
+        has_rid = np.array([self.uas_id[s] is not None for s in slots.tolist()])
+        has_adsb = np.array([self.icao24[s] is not None for s in slots.tolist()])
+        feats = features_from_history(states, times, has_remote_id=has_rid, has_adsb=has_adsb, adsb_uav=self.declared_uav[slots])
+        probs, cls = classify(feats)
+        identified = has_rid | has_adsb
+        final = np.where(identified, self.track_class[slots], cls).astype(np.int8)
+        self.track_class[slots] = final
+        self.class_prob[slots] = probs[np.arange(slots.size), final]
 
     def _record_history(self, slots: npt.NDArray[np.int64]) -> None:
         """Append the current state of ``slots`` to their history rings."""
@@ -234,6 +275,12 @@ class Tracker:
 
     def _step_identities(self, batch: MeasurementBatch, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Associate identity-bearing observations; returns the slots updated."""
+        rid = idx[batch.kind[idx] == KIND_REMOTE_ID]
+        if rid.size:
+            # Is each broadcast plausible (no impossible jump, not in two places at once)? The
+            # flag travels with the identity to its track (remote_id_flag in the output).
+            check_remote_id(self.plausibility, batch.t[rid], [batch.identity[i][4:] for i in rid.tolist()],
+                            batch.pos[rid], batch.sigma[rid, 0])
         # An identity may report several times within one batch: process its k-th report in
         # round k so each round updates a track at most once (and stays vectorised).
         occurrence: dict[str, int] = {}
@@ -289,7 +336,7 @@ class Tracker:
             # period, so there every track without a plot in it is a candidate.)
             idle = idle[float(np.median(batch.t[idx])) - self.t[idle] >= cfg.manoeuvre_min_age_s]
         m_trk = np.zeros(0, dtype=np.int64)
-        if rest.size and idle.size:
+        if rest.size and idle.size and cfg.motion == "ncv":  # the IMM's manoeuvre model covers it
             # Gate with P + Q(tau) without writing it; only the matched tracks are widened.
             widen = kalman.inflate(np.zeros((1, 6, 6)), self.config.manoeuvre_tau_s, cfg.manoeuvre_q_h, cfg.manoeuvre_q_v)[0]
             m_obs, m_trk = self._associate(batch, rest, idle, P_add=widen)
@@ -404,6 +451,9 @@ class Tracker:
         q: tuple[float, float] | None = None,
     ) -> None:
         cfg = self.config
+        if cfg.motion == "imm" and q is None:
+            self._update_imm(slots, batch, obs_idx)
+            return
         q_h, q_v = q or (cfg.q_h, cfg.q_v)
         dt = batch.t[obs_idx] - self.t[slots]
         x, P = kalman.predict(self.x[slots], self.P[slots], dt, q_h, q_v)
@@ -442,6 +492,53 @@ class Tracker:
         self.operator_lat[slots[op]] = batch.operator_lat[obs_idx[op]]
         self.operator_lon[slots[op]] = batch.operator_lon[obs_idx[op]]
 
+    def _measurement(self, batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64]):  # noqa: ANN202
+        """Group ``obs_idx`` by measurement model; yields ``(group, rows, z, R)``."""
+        vel = batch.vel[obs_idx]
+        has_vel = np.isfinite(vel)
+        pattern = has_vel[:, 0] * 1 + has_vel[:, 2] * 2
+        for code in np.unique(pattern).tolist():
+            g = np.flatnonzero(pattern == code)
+            rows = (0, 1, 2) + ((3, 4) if code & 1 else ()) + ((5,) if code & 2 else ())
+            o = obs_idx[g]
+            m = len(rows)
+            z = np.empty((g.size, m))
+            z[:, :3] = batch.pos[o]
+            if m > 3:
+                z[:, 3:] = vel[g][:, [r - 3 for r in rows[3:]]]
+            var = np.empty((g.size, m))
+            var[:, :3] = batch.sigma[o] ** 2
+            var[:, 3:] = (batch.vel_sigma[o] ** 2)[:, None]
+            R = np.zeros((g.size, m, m))
+            R[:, np.arange(m), np.arange(m)] = var
+            yield g, rows, z, R
+
+    def _update_imm(self, slots: npt.NDArray[np.int64], batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64]) -> None:
+        """IMM predict and update of ``slots`` with one observation each."""
+        cfg = self.config
+        dt = batch.t[obs_idx] - self.t[slots]
+        manned = self.track_class[slots] == _CLASS_MANNED
+        for tuning, group in ((imm.DRONE, np.flatnonzero(~manned)), (imm.MANNED, np.flatnonzero(manned))):
+            if group.size == 0:
+                continue
+            s_g, o_g = slots[group], obs_idx[group]
+            state = imm.imm_predict(imm.IMMState(self.mu[s_g], self.mx[s_g], self.mP[s_g], tuning), dt[group])
+            for g, rows, z, R in self._measurement(batch, o_g):
+                new, xc, Pc, loglik = imm.imm_update(state.take(g), z, R, rows)
+                sg = s_g[g]
+                self.mu[sg], self.mx[sg], self.mP[sg] = new.mu, new.x, new.P
+                self.x[sg], self.P[sg] = xc, Pc
+                if cfg.confirmation == "score":
+                    o = o_g[g]
+                    gain = np.log(cfg.pd) + loglik - np.log(batch.clutter_density[o])
+                    gain = np.where(batch.kind[o] == KIND_PLOT, gain, cfg.identity_score)
+                    np.add.at(self.score, sg, gain)
+        self.t[slots] = batch.t[obs_idx]
+        self.last_update_t[slots] = np.maximum(self.last_update_t[slots], batch.t[obs_idx])
+        op = np.isfinite(batch.operator_lat[obs_idx])
+        self.operator_lat[slots[op]] = batch.operator_lat[obs_idx[op]]
+        self.operator_lon[slots[op]] = batch.operator_lon[obs_idx[op]]
+
     def _initiate(self, batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         cfg = self.config
         k = obs_idx.size
@@ -460,6 +557,11 @@ class Tracker:
         P[:, diag, diag] = var
         self.x[slots] = x
         self.P[slots] = P
+        if cfg.motion == "imm":
+            m = imm.DRONE.n_models
+            self.mu[slots] = imm.DRONE.initial_mu
+            self.mx[slots] = x[:, None, :]
+            self.mP[slots] = np.repeat(P[:, None], m, axis=1)
         self.t[slots] = batch.t[obs_idx]
         self.last_update_t[slots] = batch.t[obs_idx]
         self.status[slots] = TENTATIVE
@@ -467,6 +569,8 @@ class Tracker:
         is_plot = batch.kind[obs_idx] == KIND_PLOT
         self.score[slots] = np.where(is_plot, 0.0, cfg.identity_score)
         self.track_class[slots] = _CLASS_UNKNOWN
+        self.class_prob[slots] = np.nan
+        self.declared_uav[slots] = False
         self.operator_lat[slots] = batch.operator_lat[obs_idx]
         self.operator_lon[slots] = batch.operator_lon[obs_idx]
         for s in slots.tolist():
@@ -487,6 +591,7 @@ class Tracker:
             # Emitter category B6 (unmanned aerial vehicle): an ADS-B-equipped drone is still a drone.
             uav = batch.declared_uav is not None and bool(batch.declared_uav[obs])
             self.track_class[slot] = _CLASS_DRONE if uav else _CLASS_MANNED
+            self.declared_uav[slot] = uav
 
     # -- track management ----------------------------------------------------------------------
     def _confirm(self, period_updated: npt.NDArray[np.bool_]) -> None:
@@ -666,7 +771,19 @@ class Tracker:
             operator_lon=self.operator_lon[out].copy(),
             lost_track_ids=sorted(lost),
             step_time=t_now,
+            class_probability=self.class_prob[out].copy(),
+            remote_id_flag=self._remote_id_flags(out),
         )
+
+    def _remote_id_flags(self, slots: npt.NDArray[np.int64]) -> list[str | None] | None:
+        flags: list[str | None] | None = None
+        for i, s in enumerate(slots.tolist()):
+            uas_id = self.uas_id[s]
+            if uas_id is not None and (reasons := self.plausibility.flags(uas_id)):
+                if flags is None:
+                    flags = [None] * slots.size
+                flags[i] = ",".join(reasons)
+        return flags
 
     def close(self, t_now: float) -> list[int]:
         """End of input: every remaining confirmed track is lost. Returns their ids."""

@@ -2,7 +2,8 @@
 
 Motion. Every target's path is piecewise linear in the site's ENU frame, stored as *knots*
 (time, position) and interpolated; a hover is two knots at the same place. Waypoint routes
-become knots directly (constant speed along each 3D leg); birds get a random wandering route.
+become knots directly (constant speed along each 3D leg); birds get a random wandering route,
+and the birds of a flock follow one such route, each at its own jittering offset.
 All targets' knots are packed into one array so that any set of (target, time) pairs is
 evaluated in a few vectorised numpy operations (:meth:`Trajectories.state`).
 
@@ -45,11 +46,13 @@ from skywarden.sim.scenario import (
     AdsbReceiver,
     BirdTarget,
     DroneTarget,
+    HelicopterTarget,
     MannedAircraftTarget,
     RadarSensor,
     RemoteIdReceiver,
     Scenario,
     Target,
+    body_ids,
 )
 
 __all__ = ["Trajectories", "SimulationResult", "simulate", "build_trajectories"]
@@ -129,7 +132,10 @@ class Trajectories:
         return pos, vel, alive
 
 
-def _densify(target: DroneTarget | MannedAircraftTarget, frame: LocalFrame) -> tuple[FloatArray, FloatArray, FloatArray]:
+RouteTarget = DroneTarget | MannedAircraftTarget | HelicopterTarget
+
+
+def _densify(target: RouteTarget, frame: LocalFrame) -> tuple[FloatArray, FloatArray, FloatArray]:
     """The route as ENU points with, for each, the speed of the leg ending there and the hover after it.
 
     Legs longer than :data:`_MAX_CHORD_M` are split, interpolating latitude, longitude and
@@ -158,7 +164,7 @@ def _densify(target: DroneTarget | MannedAircraftTarget, frame: LocalFrame) -> t
     return points, leg_speed[owner], hover
 
 
-def route_knots(target: DroneTarget | MannedAircraftTarget, frame: LocalFrame) -> tuple[FloatArray, FloatArray]:
+def route_knots(target: RouteTarget, frame: LocalFrame) -> tuple[FloatArray, FloatArray]:
     """Knot times (scenario s) and ENU positions (m) of a waypoint route, hovers included."""
     points, speed, hover = _densify(target, frame)
     times: list[float] = [target.start_s]
@@ -180,7 +186,7 @@ def route_knots(target: DroneTarget | MannedAircraftTarget, frame: LocalFrame) -
 def bird_knots(bird: BirdTarget, frame: LocalFrame, end_s: float, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
     """A wandering route: short straight stretches with random turns, speed and climb.
 
-    Birds turn every 2-8 s by a normally distributed angle (sd 50 degrees), change speed by up to
+    Birds turn every 2-8 s by a normally distributed angle (sd ``turn_sd_deg``, default 50 degrees), change speed by up to
     +-40 %, stay within ``wander_radius_m`` of their centre (they turn back towards it when they
     would leave) and within 30 m of its altitude. Knot times in scenario seconds, positions ENU m.
     """
@@ -195,7 +201,7 @@ def bird_knots(bird: BirdTarget, frame: LocalFrame, end_s: float, rng: np.random
     while t < end_s:
         leg_s = rng.uniform(2.0, 8.0)
         speed = bird.speed_mps * rng.uniform(0.6, 1.4)
-        heading += rng.normal(0.0, math.radians(50.0))
+        heading += rng.normal(0.0, math.radians(bird.turn_sd_deg))
         step = speed * leg_s * np.array([math.sin(heading), math.cos(heading)])
         if math.hypot(pos[0] + step[0] - ce, pos[1] + step[1] - cn) > radius:
             # Turn back towards the centre (with some scatter) rather than leaving the area.
@@ -209,22 +215,49 @@ def bird_knots(bird: BirdTarget, frame: LocalFrame, end_s: float, rng: np.random
     return np.asarray(times), np.vstack(knots)
 
 
+def flock_member_knots(bird: BirdTarget, points: FloatArray, rng: np.random.Generator) -> FloatArray:
+    """A flock member's knot positions (ENU m), at the leader's knot times, from the leader's ``points``.
+
+    The member keeps an offset from the leader drawn uniformly in a disc of radius
+    ``flock_spread_m`` (and up to +-10 m vertically), and at every knot jitters around it
+    (Gaussian, sd 20 % of the spread but at most 10 m horizontally, at most 3 m vertically): so
+    its heading and speed change at each turn independently of its neighbours', by a few m/s.
+    """
+    spread = bird.flock_spread_m
+    r, a = spread * math.sqrt(rng.random()), rng.uniform(0.0, 2 * math.pi)
+    offset = np.array([r * math.sin(a), r * math.cos(a), rng.uniform(-0.25, 0.25) * min(spread, 40.0)])
+    jitter_sd = np.array([0.2 * min(spread, 50.0), 0.2 * min(spread, 50.0), 0.1 * min(spread, 30.0)])
+    return points + offset + rng.standard_normal(points.shape) * jitter_sd
+
+
 def build_trajectories(
     targets: Sequence[Target], frame: LocalFrame, duration_s: float, motion_rngs: Sequence[np.random.Generator]
 ) -> Trajectories:
-    """Pack every target's route into :class:`Trajectories` (bird routes drawn from ``motion_rngs``)."""
+    """Pack every target's route into :class:`Trajectories` (bird routes drawn from ``motion_rngs``).
+
+    Rows are *bodies*, the truth targets: one per target, except a flock (a bird with
+    ``flock_size`` N > 1), which has N consecutive rows. ``motion_rngs`` has one generator per body.
+    """
     all_t: list[FloatArray] = []
     all_p: list[FloatArray] = []
-    t_end = np.empty(len(targets))
-    for i, target in enumerate(targets):
+    n_bodies = sum(len(body_ids(t)) for t in targets)
+    t_end = np.empty(n_bodies)
+    t_start = np.empty(n_bodies)
+    b = 0
+    for target in targets:
         latest = min(duration_s, target.end_s if target.end_s is not None else math.inf)
         if isinstance(target, BirdTarget):
-            times, points = bird_knots(target, frame, latest, motion_rngs[i])
+            times, points = bird_knots(target, frame, latest, motion_rngs[b])
+            members = [points] + [flock_member_knots(target, points, motion_rngs[b + k]) for k in range(1, target.flock_size)]
         else:
             times, points = route_knots(target, frame)
-        t_end[i] = min(latest, float(times[-1]))
-        all_t.append(times)
-        all_p.append(points)
+            members = [points]
+        for member in members:
+            t_end[b] = min(latest, float(times[-1]))
+            t_start[b] = target.start_s
+            all_t.append(times)
+            all_p.append(member)
+            b += 1
     count = np.array([len(t) for t in all_t], dtype=np.int64)
     first = np.cumsum(count) - count
     return Trajectories(
@@ -232,7 +265,7 @@ def build_trajectories(
         knot_p=np.vstack(all_p) if all_p else np.zeros((0, 3)),
         first=first,
         count=count,
-        t_start=np.array([t.start_s for t in targets], dtype=np.float64),
+        t_start=t_start,
         t_end=t_end,
     )
 
@@ -411,6 +444,8 @@ class SimulationResult:
         seed: the seed used.
         frame: the site ENU frame at the scenario origin.
         zones: the scenario's zones.
+        body_ids: the truth target ids: the scenario's target ids, with each flock expanded into
+            its birds ``<id>-1`` ... ``<id>-N``.
     """
 
     scenario: Scenario
@@ -419,6 +454,9 @@ class SimulationResult:
     zones: list[Zone]
     _obs: _ObservationTable
     _truth: _TruthTable
+    body_ids: tuple[str, ...]
+    _body_target: tuple[int, ...]
+    """The scenario target (index) of each body."""
 
     @cached_property
     def observations(self) -> list[Observation]:
@@ -448,7 +486,7 @@ class SimulationResult:
             "remote_id": int(np.count_nonzero(o.kind == _REMOTE_ID)),
             "adsb": int(np.count_nonzero(o.kind == _ADSB)),
             "truth": self.n_truth,
-            "targets": len(self.scenario.targets),
+            "targets": len(self.body_ids),
             "zones": len(self.zones),
         }
 
@@ -456,7 +494,7 @@ class SimulationResult:
         """The observations in time order, built one at a time."""
         o = self._obs
         sensor_ids = [s.id for s in self.scenario.sensors]
-        targets = self.scenario.targets
+        targets = [self.scenario.targets[j] for j in self._body_target]  # indexed by body
         for lo in range(0, o.t.size, _BATCH):
             sl = slice(lo, lo + _BATCH)
             rows = zip(
@@ -478,19 +516,22 @@ class SimulationResult:
                     )
                 else:
                     aircraft = targets[tg]
-                    assert isinstance(aircraft, MannedAircraftTarget)
+                    assert isinstance(aircraft, (MannedAircraftTarget, HelicopterTarget)) and aircraft.icao24 is not None
                     yield AdsbObservation(
                         t=t, sensor=sensor_ids[s], lat=lat, lon=lon, alt_m=alt, icao24=aircraft.icao24,
                         callsign=aircraft.callsign, speed_mps=speed, track_deg=track,
+                        # Emitter category A7 (rotorcraft) for helicopters; not modelled for aeroplanes.
+                        category="A7" if isinstance(aircraft, HelicopterTarget) else None,
                     )
 
     def iter_truth(self) -> Iterator[TruthSample]:
         """The truth samples in (t, target_id) order, built one at a time."""
         tr = self._truth
-        targets = self.scenario.targets
+        targets = [self.scenario.targets[j] for j in self._body_target]  # indexed by body
+        ids = self.body_ids
         kinds = [KIND_OF[type(tg)] for tg in targets]
         uas_ids = [tg.remote_id.uas_id if isinstance(tg, DroneTarget) and tg.remote_id else None for tg in targets]
-        icaos = [tg.icao24 if isinstance(tg, MannedAircraftTarget) else None for tg in targets]
+        icaos = [tg.icao24 if isinstance(tg, (MannedAircraftTarget, HelicopterTarget)) else None for tg in targets]
         for lo in range(0, tr.t.size, _BATCH):
             sl = slice(lo, lo + _BATCH)
             rows = zip(
@@ -499,7 +540,7 @@ class SimulationResult:
             )
             for i, t, lat, lon, alt, (ve, vn, vu) in rows:
                 yield TruthSample(
-                    t=t, target_id=targets[i].id, kind=kinds[i], lat=lat, lon=lon, alt_m=alt,
+                    t=t, target_id=ids[i], kind=kinds[i], lat=lat, lon=lon, alt_m=alt,
                     vel_east_mps=ve, vel_north_mps=vn, vel_up_mps=vu,
                     uas_id=uas_ids[i], icao24=icaos[i], authorised=targets[i].authorised,
                 )
@@ -537,7 +578,7 @@ def _observation_table(blocks: list[_Block], frame: LocalFrame, start_time: floa
     )
 
 
-def _truth_table(traj: Trajectories, targets: Sequence[Target], frame: LocalFrame, start_time: float) -> _TruthTable:
+def _truth_table(traj: Trajectories, ids: Sequence[str], frame: LocalFrame, start_time: float) -> _TruthTable:
     """Each target's state at every whole second of scenario time while it exists."""
     idx_all, t_all = _periodic_pairs(np.ceil(traj.t_start), traj.t_end, 1.0)
     parts = []
@@ -549,7 +590,7 @@ def _truth_table(traj: Trajectories, targets: Sequence[Target], frame: LocalFram
     pos = _concat([p[2] for p in parts], (0, 3))
     vel = _concat([p[3] for p in parts], (0, 3))
     # Sort by (t, target_id): rank targets by id string, then lexsort on (rank, t).
-    rank = np.argsort(np.argsort(np.array([tg.id for tg in targets], dtype=object)))
+    rank = np.argsort(np.argsort(np.array(list(ids), dtype=object)))
     order = np.lexsort((rank[idx], t)) if idx.size else np.zeros(0, dtype=np.int64)
     lat, lon, alt = frame.to_geodetic(pos[order, 0], pos[order, 1], pos[order, 2])
     d = _DECIMALS
@@ -585,13 +626,19 @@ def simulate(scenario: Scenario, seed: int = 0) -> SimulationResult:
     """
     frame = LocalFrame(scenario.origin.lat, scenario.origin.lon, scenario.origin.alt_m, name=scenario.name)
     targets, sensors = scenario.targets, scenario.sensors
-    motion_rngs = [np.random.default_rng(_seed_for(seed, _MOTION, t.id)) for t in targets]
+    # Bodies (truth targets): one per target, N per flock. A body's motion stream is keyed by its
+    # target's id (a flock's first bird) or by its own id (the other birds of a flock).
+    bodies = [(i, k, body) for i, target in enumerate(targets) for k, body in enumerate(body_ids(target))]
+    motion_rngs = [np.random.default_rng(_seed_for(seed, _MOTION, targets[i].id if k == 0 else body)) for i, k, body in bodies]
     # Each transmitter's phase within its message period: drawn once per target so that
     # all receivers hear the same broadcast at the same moment.
     phase = np.array([rng.random() for rng in motion_rngs])
     traj = build_trajectories(targets, frame, scenario.duration_s, motion_rngs)
-    broadcasting = np.flatnonzero([isinstance(t, DroneTarget) and t.remote_id is not None for t in targets])
-    manned = np.flatnonzero([isinstance(t, MannedAircraftTarget) for t in targets])
+    of_body = [targets[i] for i, _, _ in bodies]
+    broadcasting = np.flatnonzero([isinstance(t, DroneTarget) and t.remote_id is not None for t in of_body])
+    manned = np.flatnonzero(
+        [isinstance(t, MannedAircraftTarget) or (isinstance(t, HelicopterTarget) and t.icao24 is not None) for t in of_body]
+    )
 
     blocks: list[_Block] = []
     for j, sensor in enumerate(sensors):
@@ -610,5 +657,7 @@ def simulate(scenario: Scenario, seed: int = 0) -> SimulationResult:
         frame=frame,
         zones=list(scenario.zones),
         _obs=_observation_table(blocks, frame, scenario.start_time),
-        _truth=_truth_table(traj, targets, frame, scenario.start_time),
+        _truth=_truth_table(traj, [body for _, _, body in bodies], frame, scenario.start_time),
+        body_ids=tuple(body for _, _, body in bodies),
+        _body_target=tuple(i for i, _, _ in bodies),
     )

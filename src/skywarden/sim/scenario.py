@@ -15,8 +15,11 @@ A scenario is a YAML (``.yaml``/``.yml``) or TOML (``.toml``) document. Top leve
     ``{lat, lon, alt_m}`` and ``range_m`` (horizontal coverage radius), plus per-type fields
     (see :class:`RadarSensor`, :class:`RemoteIdReceiver`, :class:`AdsbReceiver`).
 ``targets``
-    A list; each item has ``id`` and ``type`` (``drone``, ``manned_aircraft`` or ``bird``); see
-    :class:`DroneTarget`, :class:`MannedAircraftTarget` and :class:`BirdTarget`.
+    A list; each item has ``id`` and ``type`` (``drone``, ``manned_aircraft``, ``helicopter`` or
+    ``bird``); see :class:`DroneTarget`, :class:`MannedAircraftTarget`, :class:`HelicopterTarget`
+    and :class:`BirdTarget`. A helicopter's true class (truth ``kind``) is ``manned_aircraft``. A
+    bird with ``flock_size`` N > 1 is a flock of N birds, each its own truth target with the id
+    ``<id>-1`` ... ``<id>-N``.
 ``zones``
     Zones v1 GeoJSON, inline: the whole FeatureCollection or just its ``features`` list.
 
@@ -64,6 +67,7 @@ __all__ = [
     "DroneTarget",
     "MannedAircraftTarget",
     "BirdTarget",
+    "HelicopterTarget",
     "Target",
     "TargetKind",
     "Scenario",
@@ -209,8 +213,21 @@ class MannedAircraftTarget(_RouteTarget, frozen=True, kw_only=True, tag="manned_
     authorised: bool = True
 
 
+class HelicopterTarget(_RouteTarget, frozen=True, kw_only=True, tag="helicopter"):
+    """A helicopter (manned, class ``manned_aircraft``) flying a waypoint route; ``hover_s`` on a
+    waypoint makes it hover. Typically 30-70 m/s, 150-600 m above ground.
+
+    With ``icao24`` it transmits ADS-B (emitter category ``A7``, rotorcraft); without it (a police
+    or military helicopter with ADS-B off) only radar sees it.
+    """
+
+    icao24: Icao24 | None = None
+    callsign: Annotated[str, msgspec.Meta(min_length=1, max_length=8)] | None = None
+    authorised: bool = True
+
+
 class BirdTarget(_TargetSpec, frozen=True, kw_only=True, tag="bird"):
-    """A bird (or tight flock): slow, erratic wandering around a point; only radar sees it."""
+    """A bird or a flock of birds: slow, erratic wandering around a point; only radar sees it."""
 
     position: GeoPoint
     """Centre of the area it wanders in."""
@@ -218,12 +235,33 @@ class BirdTarget(_TargetSpec, frozen=True, kw_only=True, tag="bird"):
     """It stays within this horizontal distance of ``position``, metres."""
     speed_mps: SpeedMps = 10.0
     """Typical airspeed, m/s; each straight stretch varies around it."""
+    turn_sd_deg: Annotated[float, msgspec.Meta(ge=0.0, le=180.0)] = 50.0
+    """Standard deviation of the heading change between stretches, degrees."""
+    flock_size: Annotated[int, msgspec.Meta(ge=1, le=1_000)] = 1
+    """Number of birds. A flock follows one wandering route; each bird keeps its own offset from
+    it (uniform in a disc of radius ``flock_spread_m``, up to +-10 m in height) and jitters
+    around that offset at every turn (sd 20 % of the spread, at most 10 m; 3 m in height), so
+    each flies its own erratic path. Each is a separate truth target ``<id>-<k>``."""
+    flock_spread_m: PositiveM = 40.0
+    """Radius of the flock, metres."""
     authorised: bool = True
 
 
-Target = Union[DroneTarget, MannedAircraftTarget, BirdTarget]
+Target = Union[DroneTarget, MannedAircraftTarget, HelicopterTarget, BirdTarget]
 
-KIND_OF: dict[type, TargetKind] = {DroneTarget: "drone", MannedAircraftTarget: "manned_aircraft", BirdTarget: "bird"}
+KIND_OF: dict[type, TargetKind] = {
+    DroneTarget: "drone",
+    MannedAircraftTarget: "manned_aircraft",
+    HelicopterTarget: "manned_aircraft",
+    BirdTarget: "bird",
+}
+
+
+def body_ids(target: Target) -> list[str]:
+    """The truth target ids of one scenario target: its id, or ``<id>-1`` ... ``<id>-N`` for a flock."""
+    if isinstance(target, BirdTarget) and target.flock_size > 1:
+        return [f"{target.id}-{k}" for k in range(1, target.flock_size + 1)]
+    return [target.id]
 
 
 class Scenario(_Spec, frozen=True, kw_only=True):
@@ -287,7 +325,7 @@ def _tags(*types: type[msgspec.Struct]) -> list[str]:
 #: The accepted ``type`` values of each tagged list, for error messages.
 _TAGS = {
     "sensors": _tags(RadarSensor, RemoteIdReceiver, AdsbReceiver),
-    "targets": _tags(DroneTarget, MannedAircraftTarget, BirdTarget),
+    "targets": _tags(DroneTarget, MannedAircraftTarget, HelicopterTarget, BirdTarget),
 }
 
 
@@ -295,7 +333,7 @@ def _join(path: str, field: str) -> str:
     return f"{path}.{field}" if path else field
 
 
-def _leg_speed_check(target: DroneTarget | MannedAircraftTarget, where: str) -> None:
+def _leg_speed_check(target: DroneTarget | MannedAircraftTarget | HelicopterTarget, where: str) -> None:
     for j, wp in enumerate(target.waypoints[1:], start=1):
         if wp.speed_mps is None and target.speed_mps is None:
             raise ScenarioError(
@@ -327,17 +365,27 @@ def _check_semantics(scenario: Scenario) -> None:
             )
         if target.end_s is not None and target.end_s <= target.start_s:
             raise ScenarioError(f"{where}.end_s: {target.end_s} must be after start_s ({target.start_s})")
-        if isinstance(target, (DroneTarget, MannedAircraftTarget)):
+        if isinstance(target, (DroneTarget, MannedAircraftTarget, HelicopterTarget)):
             _leg_speed_check(target, where)
         if isinstance(target, DroneTarget) and target.remote_id is not None:
             if target.remote_id.uas_id in seen_uas:
                 raise ScenarioError(f"{where}.remote_id.uas_id: duplicate uas_id {target.remote_id.uas_id!r}")
             seen_uas.add(target.remote_id.uas_id)
-        if isinstance(target, MannedAircraftTarget):
+        if isinstance(target, (MannedAircraftTarget, HelicopterTarget)) and target.icao24 is not None:
             # ICAO addresses are case-insensitive hex; compare them normalised.
             if target.icao24.lower() in seen_icao:
                 raise ScenarioError(f"{where}.icao24: duplicate icao24 {target.icao24!r}")
             seen_icao.add(target.icao24.lower())
+    # Flock members are truth targets of their own: their ids must clash with no other target's.
+    bodies: dict[str, int] = {}
+    for i, target in enumerate(scenario.targets):
+        for body in body_ids(target):
+            if body in bodies and body != target.id:
+                raise ScenarioError(f"targets[{i}].flock_size: flock member id {body!r} is already used by targets[{bodies[body]}]")
+            bodies.setdefault(body, i)
+    for i, target in enumerate(scenario.targets):
+        if bodies.get(target.id, i) != i:
+            raise ScenarioError(f"targets[{i}].id: {target.id!r} is already a flock member id of targets[{bodies[target.id]}]")
 
 
 def _parse_zone_document(raw: Any) -> tuple[Zone, ...]:

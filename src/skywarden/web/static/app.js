@@ -715,10 +715,11 @@ function createAlertItem(alert) {
 
 /** Why a Remote ID is flagged, in an operator's words. */
 const RID_FLAG_LABEL = {
-  impossible_jump: "impossible jump",
+  jump: "impossible jump",
   two_places: "in two places at once",
-  disagrees_with_track: "disagrees with radar",
+  track_mismatch: "disagrees with radar",
 };
+const ridFlagText = (flags) => (flags ?? "").split(",").filter(Boolean).map((f) => RID_FLAG_LABEL[f] ?? f).join(", ");
 
 /** What an alert is about: its zone, or the Remote ID problem. */
 function alertSubject(alert) {
@@ -778,7 +779,7 @@ function announce(alert, { quiet }) {
   state.bannerAlert = alert.alert_id;
   const who = alert.uas_id ? ` (${alert.uas_id})` : "";
   const what = alert.kind === "remote_id_inconsistent"
-    ? `has an implausible Remote ID (${RID_FLAG_LABEL[alert.reason] ?? alert.reason})`
+    ? `has an implausible Remote ID (${ridFlagText(alert.reason)})`
     : `entered ${alert.zone_name || alert.zone_id}`;
   setText($("alert-banner-text"), `Track ${alert.track_id}${who} ${what} at ${clock(alert.opened_t)}Z`);
   const banner = $("alert-banner");
@@ -951,7 +952,7 @@ function renderTrackTable() {
       classCell.firstChild.style.background = CLASSES[cls].color;
       const p = track.class_probability;
       setText(classCell.lastChild, p == null ? CLASSES[cls].label : `${CLASSES[cls].label} ${Math.round(100 * p)}%`);
-      classCell.title = track.remote_id_flag ? `Remote ID implausible: ${RID_FLAG_LABEL[track.remote_id_flag] ?? track.remote_id_flag}` : "";
+      classCell.title = track.remote_id_flag ? `Remote ID implausible: ${ridFlagText(track.remote_id_flag)}` : "";
       setData(row, "ridFlag", track.remote_id_flag ?? "");
       setText(altCell, fmtInt(track.alt_m));
       setText(speedCell, fmtSpeed(track.speed_mps));
