@@ -227,3 +227,15 @@ def test_text_readers_random_bytes(data: bytes) -> None:
     for reader in (read_avr, read_sbs1, read_modes_csv, read_readsb_json):
         out, stats = run(reader, data)
         assert balanced(stats)
+
+
+def test_readsb_json_with_invalid_utf8_in_a_string_is_counted_not_raised():
+    # Found by bench/fuzz_decoders.py: msgspec raises UnicodeDecodeError for this.
+    import io
+
+    from skywarden.sources.decode import DecodeOptions, DecodeStats, decode_stream
+
+    stats = DecodeStats()
+    doc = b'{"now": 1700000000.0, "aircraft": [{"hex": "4ca' + bytes([0xFF]) + b'12", "lat": 51.0, "lon": 0.1, "alt_baro": 3000}]}'
+    records = list(decode_stream("readsb-json", io.BytesIO(doc), DecodeOptions(), stats))
+    assert records == [] and stats.rejected >= 1

@@ -404,15 +404,17 @@ def _number(value: Any) -> float | None:
 
 def _snapshots(data: bytes) -> Iterator[tuple[str, Any]]:
     """``(where, document)`` for a single JSON document, a JSON array of them, or JSON Lines."""
+    # msgspec raises UnicodeDecodeError, not DecodeError, for invalid UTF-8 inside a string
+    # (found by bench/fuzz_decoders.py).
     try:
         doc = msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         for lineno, line in enumerate(data.splitlines(), 1):
             if line.strip():
                 try:
                     yield f"line {lineno}", msgspec.json.decode(line)
-                except msgspec.DecodeError as exc:
-                    yield f"line {lineno}", exc
+                except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+                    yield f"line {lineno}", msgspec.DecodeError(f"invalid JSON: {exc}")
         return
     if isinstance(doc, list):
         for i, item in enumerate(doc):
