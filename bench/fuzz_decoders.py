@@ -36,9 +36,9 @@ SEEDS = {
     "remoteid-pcap": ["remoteid/odid_wireshark/*.pcap*", "remoteid/cdc_remoteidreceiver/*.pcapng"],
     "dronescout-json": ["remoteid/dronescout_json_dronecot/*.json"],
     "netrid-json": ["remoteid/interuss_netrid/*.json"],
-    "mavlink": ["tests:remoteid/*.tlog"],
-    "beast": ["tests:adsb/*.beast"],
-    "avr": ["tests:adsb/*.avr"],
+    "mavlink": ["gen:mavlink"],
+    "beast": ["gen:beast"],
+    "avr": ["gen:avr"],
     "sbs1": ["adsb/sbs1_node-sbs1/msgs.txt"],
     "readsb-json": ["tests:adsb/*.json"],
     "modes-csv": ["adsb/pymodes/sample_data_adsb.csv", "adsb/pymodes/sample_data_commb_df20.csv"],
@@ -46,8 +46,11 @@ SEEDS = {
     "asterix": ["asterix/croatiacontrol/*.raw", "asterix/croatiacontrol/*.pcap"],
 }
 
-#: Options that let each format get past its own preconditions (a radar needs its position).
-OPTIONS = DecodeOptions(sensor_lat=45.0, sensor_lon=16.0, sensor_alt_m=100.0, start_time=1_700_000_000.0)
+#: Options that let each format get past its own preconditions: a radar needs its position; the
+#: ADS-B samples were received far apart (Europe, Los Angeles), so they get no receiver position
+#: (it would reject their positions as out of range).
+OPTIONS = DecodeOptions(start_time=1_700_000_000.0)
+RADAR_OPTIONS = DecodeOptions(sensor_lat=45.0, sensor_lon=16.0, sensor_alt_m=100.0, start_time=1_700_000_000.0)
 
 
 def seed_inputs(fmt: str) -> list[tuple[str, bytes]]:
@@ -55,6 +58,9 @@ def seed_inputs(fmt: str) -> list[tuple[str, bytes]]:
     for pattern in SEEDS.get(fmt, []):
         if pattern == "sim:":
             out.append(("sim", b'{"kind":"plot","t":1700000000,"sensor":"r","lat":1,"lon":2,"alt_m":3}\n' * 20))
+            continue
+        if pattern.startswith("gen:"):
+            out.append((pattern, _generated(pattern[len("gen:"):])))
             continue
         if pattern.startswith("tests:"):
             base, pattern = ROOT / "tests" / "data", pattern[len("tests:"):]
@@ -64,6 +70,30 @@ def seed_inputs(fmt: str) -> list[tuple[str, bytes]]:
             data = path.read_bytes()
             out.append((str(path.relative_to(base)), data[:200_000]))  # big seeds: the head is enough
     return out
+
+
+def _generated(kind: str) -> bytes:
+    """A seed for formats without a recorded sample: real-shaped ADS-B frames (our own encoder)
+    in Beast or AVR framing."""
+    if kind == "mavlink":
+        # The telemetry log the MAVLink tests build with pymavlink itself.
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("mavlink_cases", ROOT / "tests" / "test_remoteid_mavlink.py")
+        cases = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(cases)
+        return cases.encode(cases.build() * 5, tlog=True)
+    from skywarden.sources.adsb import encode
+    from skywarden.sources.adsb.framing import avr_encode, beast_encode
+
+    frames = []
+    for k in range(40):
+        lat, lon = 45.0 + 0.01 * k, 16.0 + 0.01 * k
+        frames += [encode.identification("4ca1b2", "TEST12"), encode.airborne_position("4ca1b2", lat, lon, 10000 + 25 * k, odd=bool(k % 2)),
+                   encode.airborne_velocity("4ca1b2", 200, 150, 0)]
+    if kind == "beast":
+        return b"".join(beast_encode(f, counter=12_000_000 * i) for i, f in enumerate(frames))
+    return "".join(avr_encode(f, counter=12_000_000 * i) + "\n" for i, f in enumerate(frames)).encode()
 
 
 def mutate(data: bytes, rng: random.Random) -> bytes:
@@ -100,6 +130,7 @@ def fuzz(fmt: str, rounds: int, rng: random.Random, crash_dir: Path) -> dict:
     if not seeds:
         return result
     reader = FORMATS[fmt].reader()
+    options = RADAR_OPTIONS if fmt in ("asterix", "sapient") else OPTIONS
     started = time.perf_counter()
     for k in range(rounds):
         name, seed = seeds[k % len(seeds)]
@@ -107,7 +138,7 @@ def fuzz(fmt: str, rounds: int, rng: random.Random, crash_dir: Path) -> dict:
         stats = DecodeStats()
         result["rounds"] += 1
         try:
-            result["records"] += sum(1 for _ in reader(io.BytesIO(data), OPTIONS, stats))
+            result["records"] += sum(1 for _ in reader(io.BytesIO(data), options, stats))
             result["survived"] += 1
         except FormatError:
             result["format_errors"] += 1
