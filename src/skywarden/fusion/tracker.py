@@ -457,40 +457,15 @@ class Tracker:
         q_h, q_v = q or (cfg.q_h, cfg.q_v)
         dt = batch.t[obs_idx] - self.t[slots]
         x, P = kalman.predict(self.x[slots], self.P[slots], dt, q_h, q_v)
-        vel = batch.vel[obs_idx]
-        has_vel = np.isfinite(vel)
-        # Group by measurement model (which velocity components were reported).
-        pattern = has_vel[:, 0] * 1 + has_vel[:, 2] * 2
-        for code in np.unique(pattern).tolist():
-            g = np.flatnonzero(pattern == code)
-            rows = [0, 1, 2] + ([3, 4] if code & 1 else []) + ([5] if code & 2 else [])
-            o = obs_idx[g]
-            m = len(rows)
-            z = np.empty((g.size, m))
-            z[:, :3] = batch.pos[o]
-            if m > 3:
-                z[:, 3:] = vel[g][:, [r - 3 for r in rows[3:]]]
-            R = np.zeros((g.size, m, m))
-            diag = np.arange(m)
-            var = np.empty((g.size, m))
-            var[:, :3] = batch.sigma[o] ** 2
-            var[:, 3:] = (batch.vel_sigma[o] ** 2)[:, None]
-            R[:, diag, diag] = var
-            x[g], P[g], nis, logdet = kalman.update(x[g], P[g], z, R, tuple(rows))
+        for g, rows, z, R in self._measurement(batch, obs_idx):
+            x[g], P[g], nis, logdet = kalman.update(x[g], P[g], z, R, rows)
             if cfg.confirmation == "score":
-                is_plot = batch.kind[o] == KIND_PLOT
                 # Log-likelihood ratio of "target" over "clutter" for this plot (Blackman &
                 # Popoli's track score): ln Pd + ln N(y; 0, S) - ln(clutter density).
-                gain = np.log(cfg.pd) - 0.5 * (nis + logdet + m * _LN_2PI) - np.log(batch.clutter_density[o])
-                gain = np.where(is_plot, gain, cfg.identity_score)
-                np.add.at(self.score, slots[g], gain)
+                self._score(slots[g], batch, obs_idx[g], -0.5 * (nis + logdet + len(rows) * _LN_2PI))
         self.x[slots] = x
         self.P[slots] = P
-        self.t[slots] = batch.t[obs_idx]
-        self.last_update_t[slots] = np.maximum(self.last_update_t[slots], batch.t[obs_idx])
-        op = np.isfinite(batch.operator_lat[obs_idx])
-        self.operator_lat[slots[op]] = batch.operator_lat[obs_idx[op]]
-        self.operator_lon[slots[op]] = batch.operator_lon[obs_idx[op]]
+        self._updated(slots, batch, obs_idx)
 
     def _measurement(self, batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64]):  # noqa: ANN202
         """Group ``obs_idx`` by measurement model; yields ``(group, rows, z, R)``."""
@@ -529,10 +504,19 @@ class Tracker:
                 self.mu[sg], self.mx[sg], self.mP[sg] = new.mu, new.x, new.P
                 self.x[sg], self.P[sg] = xc, Pc
                 if cfg.confirmation == "score":
-                    o = o_g[g]
-                    gain = np.log(cfg.pd) + loglik - np.log(batch.clutter_density[o])
-                    gain = np.where(batch.kind[o] == KIND_PLOT, gain, cfg.identity_score)
-                    np.add.at(self.score, sg, gain)
+                    self._score(sg, batch, o_g[g], loglik)
+        self._updated(slots, batch, obs_idx)
+
+    def _score(self, slots: npt.NDArray[np.int64], batch: MeasurementBatch, obs: npt.NDArray[np.int64],
+               loglik: npt.NDArray[np.float64]) -> None:
+        """Add each update's evidence to the track score: a plot's log-likelihood ratio of target
+        over clutter, ``ln Pd + ln p(z) - ln(clutter density)``; an identity report a fixed amount."""
+        cfg = self.config
+        gain = np.log(cfg.pd) + loglik - np.log(batch.clutter_density[obs])
+        np.add.at(self.score, slots, np.where(batch.kind[obs] == KIND_PLOT, gain, cfg.identity_score))
+
+    def _updated(self, slots: npt.NDArray[np.int64], batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64]) -> None:
+        """Bookkeeping after ``slots`` took ``obs_idx``: state time, last update, pilot position."""
         self.t[slots] = batch.t[obs_idx]
         self.last_update_t[slots] = np.maximum(self.last_update_t[slots], batch.t[obs_idx])
         op = np.isfinite(batch.operator_lat[obs_idx])

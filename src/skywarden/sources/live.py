@@ -28,7 +28,7 @@ import logging
 import random
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -151,8 +151,14 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
 async def udp_listener(host: str, port: int, sink: ObservationSink, started: asyncio.Future | None = None) -> None:
     """Receive observation JSON Lines v1 in UDP datagrams."""
+    await _serve_datagrams(host, port, lambda: _UdpProtocol(sink, f"udp:{port}"), started)
+
+
+async def _serve_datagrams(host: str, port: int, protocol: Callable[[], asyncio.DatagramProtocol],
+                           started: asyncio.Future | None) -> None:
+    """Bind a UDP socket and serve ``protocol`` on it until cancelled (``started`` gets the port)."""
     loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(sink, f"udp:{port}"), local_addr=(host, port))
+    transport, _ = await loop.create_datagram_endpoint(protocol, local_addr=(host, port))
     if started is not None and not started.done():
         started.set_result(transport.get_extra_info("sockname")[1])
     try:
@@ -301,14 +307,7 @@ async def format_udp_listener(host: str, port: int, fmt: str, options: DecodeOpt
     state = ListenerState(name or f"{fmt}:udp:{port}", fmt, "udp", f"{host}:{port}")
     decoder = get_format(fmt).stream_decoder(options, state.stats)
     sink.add_listener(state)
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(lambda: _FormatUdpProtocol(decoder, sink), local_addr=(host, port))
-    if started is not None and not started.done():
-        started.set_result(transport.get_extra_info("sockname")[1])
-    try:
-        await asyncio.Event().wait()
-    finally:
-        transport.close()
+    await _serve_datagrams(host, port, lambda: _FormatUdpProtocol(decoder, sink), started)
 
 
 def _fetch(url: str, timeout_s: float) -> bytes:

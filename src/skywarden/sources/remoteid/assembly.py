@@ -40,7 +40,7 @@ from collections.abc import Iterable
 import msgspec
 
 from skywarden.core.records import RemoteIdObservation
-from skywarden.sources.decode import DecodeOptions
+from skywarden.sources.decode import DecodeOptions, DecodeStats
 from skywarden.sources.remoteid.messages import (
     HEIGHT_REF_NAMES,
     ID_TYPE_NAMES,
@@ -224,6 +224,21 @@ class UaAssembler:
             else:
                 problem = problem or "bad_time"
         return out, problem, no_position
+
+    def feed_counted(self, key: str, t: float, messages: Iterable[Message], transport: str | None,
+                     stats: DecodeStats, where: str, problem: str | None = None, detail: str = "") -> list[RemoteIdObservation]:
+        """:meth:`feed`, with the packet counted in ``stats``: rejected with the first problem
+        (``problem`` met earlier, while framing, wins), else decoded; Locations without a
+        position fix are counted as skipped ``no_position``."""
+        observations, reason, no_position = self.feed(key, t, messages, transport)
+        problem = problem or reason
+        if problem:
+            stats.reject(where, problem, detail)
+        else:
+            stats.decoded += 1
+        if no_position:
+            stats.skip("no_position", no_position)
+        return observations
 
 
 class HoldQueue:

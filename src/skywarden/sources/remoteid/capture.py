@@ -98,14 +98,8 @@ def read_capture(stream: BinaryIO, options: DecodeOptions, stats: DecodeStats) -
             messages.extend(found)
             problem = problem or reason
         key = frame.mac or f"unknown-{frame.transport}"
-        observations, reason, no_position = assembler.feed(key, packet.t, messages, frame.transport)
-        problem = problem or reason
-        if problem:
-            stats.reject(where, problem, f"{len(messages)} whole messages used")
-        else:
-            stats.decoded += 1
-        if no_position:
-            stats.skip("no_position", no_position)
+        observations = assembler.feed_counted(key, packet.t, messages, frame.transport, stats, where, problem,
+                                              f"{len(messages)} whole messages used")
         for obs in hold.push(key, packet.t, observations) if observations else hold.tick(key, packet.t):
             stats.produced(obs)
             yield obs

@@ -165,7 +165,20 @@ def _uas_bytes(text: str) -> bytes:
     return raw
 
 
-def _json_values(text: str, stats: DecodeStats) -> Iterator[tuple[int, Any]]:
+def json_text(stream: BinaryIO, what: str) -> str:
+    """The stream as text, after checking it starts like JSON (an object or an array).
+
+    Raises:
+        FormatError: it does not; the message names ``what`` was expected.
+    """
+    text = stream.read().decode("utf-8", "replace")
+    head = text.lstrip(" \t\r\n\ufeff")[:1]
+    if head and head not in "{[":
+        raise FormatError(f"not {what}: starts with {head!r}, expected a JSON object or array")
+    return text
+
+
+def json_values(text: str, stats: DecodeStats) -> Iterator[tuple[int, Any]]:
     """``(line number, value)`` of each top-level JSON value (JSON lines, an array, or one object)."""
     decoder = json.JSONDecoder()
     n = len(text)
@@ -223,12 +236,9 @@ def read_dronescout_json(stream: BinaryIO, options: DecodeOptions, stats: Decode
     Raises:
         FormatError: the input does not start with a JSON object or array.
     """
-    text = stream.read().decode("utf-8", "replace")
-    head = text.lstrip(" \t\r\n\ufeff")[:1]
-    if head and head not in "{[":
-        raise FormatError(f"not DroneScout JSON: starts with {head!r}, expected a JSON object or array")
+    text = json_text(stream, "DroneScout JSON")
     assembler = UaAssembler(options, "dronescout")
-    for line, obj in _json_values(text, stats):
+    for line, obj in json_values(text, stats):
         stats.messages += 1
         where = f"line {line}"
         if not isinstance(obj, dict):
@@ -253,13 +263,7 @@ def read_dronescout_json(stream: BinaryIO, options: DecodeOptions, stats: Decode
             mac = str(data.get("MAC address") or "unknown").lower()
             assembler.sensor = options.sensor or str(data.get("sensor ID") or "dronescout")[:128] or "dronescout"
             transport = TRANSPORTS.get(str(data.get("type", "")).lower())
-            observations, problem, no_position = assembler.feed(mac, t, messages, transport)
-            if problem:
-                stats.reject(where, problem)
-            else:
-                stats.decoded += 1
-            if no_position:
-                stats.skip("no_position", no_position)
+            observations = assembler.feed_counted(mac, t, messages, transport, stats, where)
             for o in observations:
                 stats.produced(o)
                 yield o

@@ -224,14 +224,7 @@ def read_mavlink(stream: BinaryIO, options: DecodeOptions, stats: DecodeStats) -
         if t is None:
             loc = next((m for m in messages if isinstance(m, Location)), None)
             t = full_time(loc.timestamp_s, t_ref) if loc is not None and loc.timestamp_s is not None else t_ref
-        observations, reason, no_position = assembler.feed(key, t, messages, "mavlink")
-        problem = problem or reason
-        if problem:
-            stats.reject(where, problem)
-        else:
-            stats.decoded += 1
-        if no_position:
-            stats.skip("no_position", no_position)
+        observations = assembler.feed_counted(key, t, messages, "mavlink", stats, where, problem)
         for obs in hold.push(key, t, observations) if observations else hold.tick(key, t):
             stats.produced(obs)
             yield obs

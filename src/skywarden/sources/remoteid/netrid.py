@@ -41,9 +41,9 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from skywarden.core.records import RemoteIdObservation
-from skywarden.sources.decode import DecodeOptions, DecodeStats, FormatError, Record
+from skywarden.sources.decode import DecodeOptions, DecodeStats, Record
 from skywarden.sources.remoteid.assembly import UaAssembler
-from skywarden.sources.remoteid.dronescout import _json_values, _location, _system
+from skywarden.sources.remoteid.dronescout import _location, _system, json_text, json_values
 from skywarden.sources.remoteid.messages import BasicId, Message, OperatorId, SelfId
 
 __all__ = ["read_netrid_json", "parse_time", "H_ACC_CODES", "V_ACC_CODES", "SPEED_ACC_CODES"]
@@ -175,13 +175,7 @@ class _Reader:
                 stats.decoded += 1
                 stats.skip("duplicate")
                 continue
-            observations, problem, no_position = self.assembler.feed(key, t, [*identity, _state_location(state, position)], "netrid")
-            if problem:
-                stats.reject(where, problem)
-            else:
-                stats.decoded += 1
-            if no_position:
-                stats.skip("no_position", no_position)
+            observations = self.assembler.feed_counted(key, t, [*identity, _state_location(state, position)], "netrid", stats, where)
             if observations:
                 self.seen[(key, t)] = None
                 if len(self.seen) > 100_000:  # keep memory bounded on long recordings
@@ -196,12 +190,9 @@ def read_netrid_json(stream: BinaryIO, options: DecodeOptions, stats: DecodeStat
     Raises:
         FormatError: the input does not start with a JSON object or array.
     """
-    text = stream.read().decode("utf-8", "replace")
-    head = text.lstrip(" \t\r\n\ufeff")[:1]
-    if head and head not in "{[":
-        raise FormatError(f"not NetRID JSON: starts with {head!r}, expected a JSON object or array")
+    text = json_text(stream, "NetRID JSON")
     reader = _Reader(options, stats)
-    for line, obj in _json_values(text, stats):
+    for line, obj in json_values(text, stats):
         where = f"line {line}"
         if not isinstance(obj, dict):
             stats.messages += 1
