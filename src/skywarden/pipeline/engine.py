@@ -267,12 +267,10 @@ class Pipeline:
                 (o.t, o.kind, o.sensor, r if r is not None else encode_record(o)) for o, r in zip(batch, raw)
             )
             self.store.append_tracks(tracks)
-            self.store.append_alerts(events)
             now = time.monotonic()
             if events:
                 # An alert is published (on_step) only once it is durable.
-                self.store.commit()
-                self.store.flush()
+                self.store.append_alerts_durable(events)
                 self._last_commit = now
             elif not self.live or now - self._last_commit >= self.config.live_commit_interval_s:
                 # Live, the other rows are committed at most every live_commit_interval_s: a commit

@@ -65,8 +65,11 @@ class LiveConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Live runtime tuning. Seconds unless stated."""
 
     tick_s: float = 0.02
-    reorder_s: float = 0.05
-    """Observations may arrive this much out of order (data time) and still be ordered."""
+    reorder_s: float = 0.02
+    """Observations may arrive this much out of order (data time) and still be ordered. One that
+    arrives later is still processed, in the next micro-batch (the tracker predicts each track to
+    each observation's own time), and counted as late. Every millisecond here is a millisecond
+    of alert latency: at 10,000 observations/s, 0.05 s gave p99 116 ms and 0.02 s 80 ms."""
     queue_size: int = 20_000
     """Observations buffered between the sources and the pipeline."""
     frame_interval_s: float = 0.1
