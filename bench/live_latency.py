@@ -52,7 +52,7 @@ from machine import machine  # bench/machine.py, beside this script
 
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import AlertEvent, PlotObservation, RemoteIdObservation
-from skywarden.pipeline.live import DataClock, LiveConfig, LiveRuntime
+from skywarden.pipeline.live import DataClock, LiveConfig, LiveRuntime, tune_gc_for_live
 from skywarden.store.sqlite import EventStore
 from skywarden.zones.geojson import parse_zones
 
@@ -437,6 +437,7 @@ async def measure(rate: float, duration: float, warmup: float, store_on: bool, c
 
 def child(args: argparse.Namespace) -> None:
     config = LiveConfig(tick_s=args.tick_s, reorder_s=args.reorder_s)
+    tune_gc_for_live()  # as `skywarden serve` and `demo` do
     result = asyncio.run(measure(args.rate, args.duration, args.warmup, args.store, config, args.profile, args.ws_encoder))
     print("RESULT " + json.dumps(result), flush=True)
     if args.profile:

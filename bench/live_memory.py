@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from live_latency import BackgroundLoad, Phases, Probes, code_version, machine, site, write_keeping_analysis, ws_client  # noqa: E402
 
-from skywarden.pipeline.live import DataClock, LiveConfig, LiveRuntime  # noqa: E402
+from skywarden.pipeline.live import DataClock, LiveConfig, LiveRuntime, tune_gc_for_live  # noqa: E402
 from skywarden.store.sqlite import EventStore  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -203,6 +203,7 @@ def main() -> None:
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
     code = code_version()
+    tune_gc_for_live()  # as `skywarden serve` and `demo` do
     result = asyncio.run(run(args))
     result["code"] = code
     if args.json_out:

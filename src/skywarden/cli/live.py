@@ -25,7 +25,7 @@ import msgspec
 
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import AlertEvent, Zone
-from skywarden.pipeline.live import DataClock, LiveConfig, LiveRuntime
+from skywarden.pipeline.live import DataClock, LiveConfig, LiveRuntime, tune_gc_for_live
 from skywarden.sources.decode import FORMATS, DecodeOptions
 from skywarden.sources.jsonl import IngestReport, read_observations
 from skywarden.sources.live import (
@@ -265,6 +265,7 @@ def run_serve(config_path: str | Path) -> int:
         await _serve_until_stopped(runtime, app, cfg.host, cfg.port, lambda port: print(f"URL: http://{cfg.host}:{port}/", flush=True))
 
     try:
+        tune_gc_for_live()
         asyncio.run(main())
     finally:
         store.close()
@@ -322,6 +323,7 @@ def run_demo(scenario_name: str, speed: float, port: int, db: str | None, open_b
         await _serve_until_stopped(runtime, app, host, port, started)
 
     try:
+        tune_gc_for_live()
         asyncio.run(main())
     finally:
         store.close()
@@ -363,6 +365,7 @@ def run_headless_demo(scenario_name: str, speed: float, duration_s: float, alert
         )
 
     try:
+        tune_gc_for_live()
         asyncio.run(main())
     finally:
         store.close()

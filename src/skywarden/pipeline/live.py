@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import time
 from collections import deque
@@ -59,6 +60,21 @@ class DataClock:
     def wall_delay(self, data_t: float) -> float:
         """Wall seconds until the data clock reaches ``data_t`` (0 if past)."""
         return max(0.0, (data_t - self.now()) / self.speed)
+
+
+def tune_gc_for_live() -> None:
+    """Make Python's cyclic garbage collector fit a long-running live process.
+
+    The live picture holds many long-lived objects (a view per track, trails, queues), and with
+    the default thresholds the collector walks all of them many times a second: at 10,000
+    observations/s those full passes set the latency's p99 (119 ms against 102 ms with this, one
+    run each, SQLite and a WebSocket client). Objects alive at start-up are moved out of the
+    collector's sight, and collections run about 70 times less often. Called by the live
+    commands (``serve``, ``demo``), not on import: it is a process-wide setting.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 class LiveConfig(msgspec.Struct, frozen=True, kw_only=True):
