@@ -42,8 +42,10 @@ class PipelineConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_empty_steps: int = 30
     """Across a gap in the data, step the tracker through at most this many empty windows."""
     exit_grace_s: float = 3.0
-    live_commit_interval_s: float = 0.25
+    live_commit_interval_s: float = 0.05
     """Live mode: commit the store at most this often, unless a step raises alerts (then at once).
+    An alert's commit writes everything appended since the last one, so this bounds the alert's
+    wait: at 10,000 observations/s, 0.25 s gave p99 131 ms and 0.05 s 89 ms (one run each).
     Replay commits every step. Shutdown always commits everything."""
     tracker: TrackerConfig = TrackerConfig()
     sensors: SensorDefaults = SensorDefaults()
@@ -273,8 +275,8 @@ class Pipeline:
                 self.store.append_alerts_durable(events)
                 self._last_commit = now
             elif not self.live or now - self._last_commit >= self.config.live_commit_interval_s:
-                # Live, the other rows are committed at most every live_commit_interval_s: a commit
-                # costs WAL page writes, and per micro-batch they took ~14 % of a core at 10k obs/s.
+                # Live, the other rows are committed at most every live_commit_interval_s (on the
+                # writer thread): per micro-batch, commits took ~14 % of a core at 10k obs/s.
                 self.store.commit()
                 self._last_commit = now
         if self.on_step is not None:
