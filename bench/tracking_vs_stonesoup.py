@@ -250,6 +250,14 @@ def skywarden_v1_matched(q: float) -> TrackerFactory:
     return lambda frame: Tracker(frame, TrackerConfig(q_h=q, q_v=q))
 
 
+def skywarden_imm(frame: LocalFrame) -> TrackerLike:
+    """The tracker with its IMM motion model (constant velocity, manoeuvre, hover; drone tuning)."""
+    return Tracker(frame, TrackerConfig(motion="imm"))
+
+
+IMM_LABEL = "skywarden, IMM"
+
+
 def run_skywarden(scn: Scenario, factory: TrackerFactory = skywarden_v1, label: str = "skywarden v1") -> RunResult:
     """Feed the scenario to a skywarden tracker made by ``factory``; time ``step`` only.
 
@@ -531,6 +539,8 @@ def main() -> None:
         if scn.params["kind"] == "cv":
             matched = run_in_child(run_skywarden, scn, skywarden_v1_matched(scn.params["q"]), MATCHED_LABEL)
             s_matched = summarise(scn, matched, score_run(scn, matched))
+        imm_run = run_in_child(run_skywarden, scn, skywarden_imm, IMM_LABEL)
+        s_imm = summarise(scn, imm_run, score_run(scn, imm_run))
         s_ss = None
         if args.skip_stonesoup_above is None or scn.n_targets <= args.skip_stonesoup_above:
             ss = run_in_child(run_stonesoup, scn)
@@ -539,7 +549,8 @@ def main() -> None:
         lines.append(row(scn, sky.system, s_sky))
         if s_matched:
             lines.append(row(scn, MATCHED_LABEL, s_matched))
-        print("\n".join(lines[-3:]), file=sys.stderr, flush=True)
+        lines.append(row(scn, IMM_LABEL, s_imm))
+        print("\n".join(lines[-4:]), file=sys.stderr, flush=True)
         if s_ss:
             r = s_sky["cpu_mean_ms"] / s_ss["cpu_mean_ms"]
             r_m = f"{s_matched['cpu_mean_ms'] / s_ss['cpu_mean_ms']:.4f}" if s_matched else "-"
@@ -548,6 +559,7 @@ def main() -> None:
                 targets += target_checks("skywarden v1 (default tuning)", s_sky, s_ss)
                 if s_matched:
                     targets += target_checks(MATCHED_LABEL, s_matched, s_ss)
+                targets += target_checks(IMM_LABEL, s_imm, s_ss)
     elapsed = time.perf_counter() - started
 
     shown_args = [a for a in sys.argv[1:] if a != args.note] if args.note else sys.argv[1:]

@@ -94,8 +94,9 @@ class PlausibilityConfig(msgspec.Struct, frozen=True, kw_only=True):
     """A flag stays raised this long after the last offending report."""
     stale_s: float = 600.0
     """An identity not heard for this long is forgotten (a later report starts afresh)."""
-    capacity: int = 65_536
-    """Most identities remembered at once; beyond, the least recently heard is forgotten."""
+    capacity: int = 8_192
+    """Most identities remembered at once (about 190 bytes each, allocated up front: 1.5 MB);
+    beyond, the least recently heard is forgotten. A site hears far fewer Remote IDs at once."""
 
 
 @dataclass(frozen=True)
