@@ -152,3 +152,14 @@ def test_imm_motion_follows_a_drone_that_stops_and_turns():
         assert ids == {1}, cfg.motion
         ve, vn = outs[-1].vel_enu_mps[0, :2]
         assert abs(vn - 15.0) < 4.0 and abs(ve) < 4.0, (cfg.motion, ve, vn)
+
+
+def test_a_fast_high_track_without_adsb_is_not_shown_as_a_manned_aircraft_on_weak_evidence():
+    """Like the Seoul 2022 intruders: a fixed-wing drone at 29 m/s and 1,170 m, no identity. Its
+    kinematics fit a light aircraft about as well as a drone; without ADS-B it may only be called
+    manned on strong evidence (probability >= 0.9), otherwise it is unknown."""
+    tracker = Tracker(FRAME)
+    outs = run(tracker, [[plot(T0 + k + 0.5, 29.0 * k, 5.0 * k, 1170.0)] for k in range(45)])
+    classes = {(c, p) for o in outs for c, p in zip(o.track_class, o.class_probability.tolist())}
+    assert classes
+    assert all(c != "manned_aircraft" or p >= 0.9 for c, p in classes)

@@ -43,6 +43,8 @@ _FREE = 0
 CLASS_NAMES = ("unknown", "drone", "manned_aircraft", "bird")
 HISTORY = 12
 """States kept per track for classification (one per step that updated it: 12 s at 1 Hz)."""
+MANNED_WITHOUT_ADSB_MIN_P = 0.9
+"""Class probability a track without ADS-B needs before it is reported as a manned aircraft."""
 CLASSIFY_EVERY = 20
 """Confirmed tracks are classified when confirmed and then every this many steps (20 s in a
 replay): the evidence changes slowly; classifying at every step cost a 100-drone replay 2 s, and
@@ -243,8 +245,15 @@ class Tracker:
         probs, cls = classify(feats)
         identified = has_rid | has_adsb
         final = np.where(identified, self.track_class[slots], cls).astype(np.int8)
+        prob = probs[np.arange(slots.size), final]
+        # A track without ADS-B is called a manned aircraft only on strong kinematic evidence: a
+        # fast fixed-wing drone (the Seoul 2022 intruders) looks like a light aircraft, and the
+        # map must not show it as one. Below the bar it is "unknown", without a probability.
+        doubtful = ~identified & (final == _CLASS_MANNED) & (prob < MANNED_WITHOUT_ADSB_MIN_P)
+        final[doubtful] = _CLASS_UNKNOWN
+        prob[doubtful] = np.nan
         self.track_class[slots] = final
-        self.class_prob[slots] = probs[np.arange(slots.size), final]
+        self.class_prob[slots] = prob
 
     def _record_history(self, slots: npt.NDArray[np.int64]) -> None:
         """Append the current state of ``slots`` to their history rings."""
