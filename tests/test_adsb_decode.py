@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import rs1090
+from conftest import shared_data
 
 from skywarden.core.records import AdsbObservation, encode_record
 from skywarden.sources.adsb.decoder import AdsbDecoder, haversine_m
@@ -32,20 +33,15 @@ from skywarden.sources.adsb.framing import avr_encode, beast_encode
 from skywarden.sources.adsb.modes import KT_MPS, crc24_residue, with_parity
 from skywarden.sources.decode import DecodeOptions, DecodeStats, decode_stream
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "adsb"
-PYMODES = SHARED / "pymodes"
-SBS1 = SHARED / "sbs1_node-sbs1" / "msgs.txt"
 FIXTURES = Path(__file__).resolve().parent / "data" / "adsb"
 
 
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"{path} is absent (../shared/data is not part of a fresh clone)")
-    return path
+def pymodes(name: str) -> Path:
+    return shared_data("adsb", "pymodes", name)
 
 
 def sample_rows() -> list[tuple[float, str]]:
-    with need(PYMODES / "sample_data_adsb.csv").open() as fh:
+    with pymodes("sample_data_adsb.csv").open() as fh:
         return [(float(r[0]), r[1]) for r in csv.reader(fh)]
 
 
@@ -70,7 +66,7 @@ def decode_by_frame(rows: list[tuple[float, str]], options: DecodeOptions | None
 
 
 def test_modes_csv_sample_counts() -> None:
-    obs, stats = decode_file(read_modes_csv, need(PYMODES / "sample_data_adsb.csv").read_bytes())
+    obs, stats = decode_file(read_modes_csv, pymodes("sample_data_adsb.csv").read_bytes())
     assert stats.messages == 2000
     assert stats.decoded == 2000
     assert stats.rejected == 0
@@ -115,13 +111,13 @@ def test_reader_positions_are_the_per_frame_positions() -> None:
     """read_modes_csv gives the same observations as the per-frame decoder."""
     rows = sample_rows()
     ours, _ = decode_by_frame(rows)
-    obs, _ = decode_file(read_modes_csv, need(PYMODES / "sample_data_adsb.csv").read_bytes())
+    obs, _ = decode_file(read_modes_csv, pymodes("sample_data_adsb.csv").read_bytes())
     assert [(o.t, o.lat, o.lon, o.alt_m) for o in obs] == [(o.t, o.lat, o.lon, o.alt_m) for o in ours.values()]
 
 
 def test_fields_match_golden_oracle() -> None:
     """Altitude, CPR format, velocity, callsign and category agree with the pyModeS oracle."""
-    golden = json.loads(need(PYMODES / "golden_v2.json").read_text())
+    golden = json.loads(pymodes("golden_v2.json").read_text())
     rows = sample_rows()
     stats = DecodeStats()
     dec = AdsbDecoder(DecodeOptions(), stats)
@@ -152,14 +148,14 @@ def test_fields_match_golden_oracle() -> None:
 
 @pytest.mark.parametrize("name", ["sample_data_commb_df20.csv", "sample_data_commb_df21.csv"])
 def test_comm_b_samples_decode_and_are_counted(name: str) -> None:
-    data = need(PYMODES / name).read_bytes()
+    data = pymodes(name).read_bytes()
     obs, stats = decode_file(read_modes_csv, data)
     assert obs == []
     assert stats.messages == stats.decoded == 5000
     assert stats.rejected == 0
     assert stats.skipped_by_reason == {"comm_b": 5000}
     # the oracle's DF20 altitudes / DF21 squawks are what rs1090 reads from these frames
-    golden = json.loads(need(PYMODES / "golden_v2.json").read_text())
+    golden = json.loads(pymodes("golden_v2.json").read_text())
     lines = data.decode("utf-8-sig").splitlines()
     seen = set()
     for line in lines:
@@ -216,7 +212,7 @@ def beast_bytes(rows: list[tuple[float, str]]) -> bytes:
 
 def test_beast_decodes_like_modes_csv() -> None:
     rows = sample_rows()
-    csv_obs, _ = decode_file(read_modes_csv, need(PYMODES / "sample_data_adsb.csv").read_bytes())
+    csv_obs, _ = decode_file(read_modes_csv, pymodes("sample_data_adsb.csv").read_bytes())
     data = beast_bytes(rows)
     assert data.count(b"\x1a\x1a") >= len(rows)
     obs, stats = decode_file(read_beast, data, DecodeOptions(start_time=rows[0][0]))
@@ -258,7 +254,7 @@ def test_beast_live_stream_matches_file() -> None:
 
 def test_avr_decodes_like_modes_csv() -> None:
     rows = sample_rows()
-    csv_obs, _ = decode_file(read_modes_csv, need(PYMODES / "sample_data_adsb.csv").read_bytes())
+    csv_obs, _ = decode_file(read_modes_csv, pymodes("sample_data_adsb.csv").read_bytes())
     t0 = rows[0][0]
     timed = "\r\n".join(avr_encode(bytes.fromhex(f), round((t - t0) * 12e6) + 1) for t, f in rows).encode()
     obs, stats = decode_file(read_avr, timed, DecodeOptions(start_time=t0))
@@ -275,7 +271,7 @@ def test_avr_decodes_like_modes_csv() -> None:
 
 
 def test_sbs1_real_lines() -> None:
-    data = need(SBS1).read_bytes()
+    data = shared_data("adsb", "sbs1_node-sbs1", "msgs.txt").read_bytes()
     lines = data.decode().splitlines()
     assert len(lines) == 4184
     obs, stats = decode_file(read_sbs1, data, DecodeOptions(start_time=1_365_000_000.0))

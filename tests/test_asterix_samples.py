@@ -7,9 +7,9 @@ with libasterix 0.36.3 (tests/test_asterix_oracle.py).
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
+from conftest import shared_data
 
 from skywarden.core.records import PlotObservation, SensorStatus
 from skywarden.sources.asterix import items as it
@@ -17,14 +17,9 @@ from skywarden.sources.asterix.files import read_asterix
 from skywarden.sources.asterix.uap import get_uap, parse_record
 from skywarden.sources.decode import DecodeOptions, DecodeStats
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "asterix" / "croatiacontrol"
-
 
 def sample(name: str) -> bytes:
-    path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent (the shared data folder is not beside the repository)")
-    return path.read_bytes()
+    return shared_data("asterix", "croatiacontrol", name).read_bytes()
 
 
 def decode(name: str, options: DecodeOptions | None = None) -> tuple[list, DecodeStats]:

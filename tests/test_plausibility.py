@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import msgspec
 import numpy as np
 import pytest
+from conftest import shared_data
 
 from skywarden.core.frame import LocalFrame
 from skywarden.fusion.plausibility import (
@@ -18,8 +17,6 @@ from skywarden.fusion.plausibility import (
     check_remote_id,
 )
 from skywarden.sources.decode import DecodeOptions, DecodeStats, decode_stream
-
-CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "data" / "remoteid" / "cdc_remoteidreceiver"
 
 
 def line(n: int, speed: float = 10.0, dt: float = 1.0, t0: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -149,10 +146,7 @@ def test_empty_batch():
 
 
 def decode(name: str):
-    path = CAPTURES / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent (the shared sample data sit beside the repository)")
-    with path.open("rb") as f:
+    with shared_data("remoteid", "cdc_remoteidreceiver", name).open("rb") as f:
         return list(decode_stream("remoteid-pcap", f, DecodeOptions(), DecodeStats()))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import dpkt
 import msgspec
 import pytest
+from conftest import shared_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,15 +19,11 @@ from skywarden.sources.remoteid.capture import read_capture
 from skywarden.sources.remoteid.messages import BasicId, Location, OperatorId, System, encode_message, encode_pack
 from skywarden.sources.remoteid.transport import TransportError, ble_pdu, radiotap_frame, wifi_frame
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "remoteid"
 FIXTURES = Path(__file__).resolve().parent / "data" / "remoteid"
 
 
 def shared(name: str) -> Path:
-    path = SHARED / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent (the shared sample data sit beside the repository)")
-    return path
+    return shared_data("remoteid", name)
 
 
 def decode(path: Path, options: DecodeOptions | None = None) -> tuple[list[RemoteIdObservation], DecodeStats]:

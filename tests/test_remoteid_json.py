@@ -9,21 +9,18 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from conftest import shared_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skywarden.core.records import RemoteIdObservation, SensorStatus
 from skywarden.sources.decode import DecodeOptions, DecodeStats, FormatError, decode_stream
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "remoteid"
 FIXTURES = Path(__file__).resolve().parent / "data" / "remoteid"
 
 
 def shared(name: str) -> Path:
-    path = SHARED / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent (the shared sample data sit beside the repository)")
-    return path
+    return shared_data("remoteid", name)
 
 
 def decode(fmt: str, data: bytes, options: DecodeOptions | None = None) -> tuple[list, DecodeStats]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from conftest import shared_data
 from google.protobuf import json_format
 
 from skywarden.core.records import PlotObservation, RemoteIdObservation, SensorStatus, decode_observation, encode_record
@@ -24,7 +25,6 @@ from skywarden.sources.sapient.framing import encode_frame
 from skywarden.sources.sapient.node import SapientStreamDecoder
 from skywarden.sources.sapient.validate import violations
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "sapient" / "sample_messages_v2"
 LOCAL = Path(__file__).resolve().parent / "data" / "sapient"
 NODE = "a8654cdf-4328-47de-81fa-c495589e30c9"
 T0 = 1_700_000_000.0
@@ -32,9 +32,7 @@ SITE = (51.1739, -1.8224, 120.0)  # Salisbury Plain, where the samples point
 
 
 def shared_samples() -> list[Path]:
-    if not SHARED.is_dir():
-        pytest.skip(f"shared SAPIENT samples not found at {SHARED} (../shared/data is absent)")
-    files = sorted(SHARED.glob("*.json"))
+    files = sorted(shared_data("sapient", "sample_messages_v2").glob("*.json"))
     assert len(files) == 43
     return files
 

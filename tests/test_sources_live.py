@@ -6,6 +6,8 @@ import http.server
 import threading
 import time
 
+from conftest import shared_data
+
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import PlotObservation, SensorStatus, encode_record
 from skywarden.pipeline.live import DataClock, LiveConfig, LiveRuntime
@@ -151,15 +153,9 @@ def test_sensor_status_reports_show_in_the_sensor_view():
     assert view["reported"]["state"] == "degraded" and view["reported"]["detail"] == "sector 3 blanked"
 
 
-SHARED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
 def test_asterix_over_udp_reaches_the_runtime_and_cat034_shows_as_sensor_status():
-    import pytest
-
-    raw048, raw034 = SHARED / "asterix/croatiacontrol/cat048.raw", SHARED / "asterix/croatiacontrol/cat034.raw"
-    if not raw048.exists():
-        pytest.skip("../shared/data is absent (GPL samples are read from there, never copied)")
+    raw048 = shared_data("asterix", "croatiacontrol", "cat048.raw")  # GPL: read from ../shared, never copied
+    raw034 = shared_data("asterix", "croatiacontrol", "cat034.raw")
 
     async def scenario():
         rt = runtime()
