@@ -94,6 +94,12 @@ class PlotObservation(_ObservationBase, frozen=True, kw_only=True, tag="plot"):
     """Azimuth from the sensor, degrees clockwise from true north."""
     elevation_deg: Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)] | None = None
     """Elevation from the sensor, degrees above the local horizontal."""
+    sigma_range_m: SigmaM | None = None
+    """1-sigma error of ``range_m``, metres. With ``sigma_azimuth_deg``, ``range_m`` and
+    ``azimuth_deg`` the tracker uses the plot's real error ellipse (narrow along the beam, wide
+    across it at long range) instead of the circle ``sigma_h_m``."""
+    sigma_azimuth_deg: Annotated[float, msgspec.Meta(gt=0.0, le=45.0)] | None = None
+    """1-sigma error of ``azimuth_deg``, degrees."""
     icao24: Icao24 | None = None
     """Mode S address of the target, when an SSR/Mode S radar interrogated it."""
     sensor_track: int | None = None

@@ -42,6 +42,7 @@ def gate_pairs(
     exclude_same: bool = False,
     rows: IntArray | None = None,
     P_add: FloatArray | None = None,
+    cov: FloatArray | None = None,
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """Pairs of observation ``j`` and track ``i`` whose innovation passes the gate.
 
@@ -51,6 +52,8 @@ def gate_pairs(
             and times ``(O,)``.
         gate_chi2: the Mahalanobis gate (squared distance).
         exclude_same: drop pairs with ``j == i`` (when tracks are compared with themselves).
+        cov: the observations' full position covariances ``(O,3,3)`` where their errors are not
+            axis-aligned (polar radar plots); ``sigma`` must then hold the roots of its diagonal.
 
     Returns:
         ``(obs_index, track_index, cost)`` where cost is the negative log-likelihood
@@ -124,9 +127,12 @@ def gate_pairs(
     if exclude_same:
         keep = obs_i != trk_i
         obs_i, trk_i = obs_i[keep], trk_i[keep]
-    R = np.zeros((obs_i.size, 3, 3))
-    axis = np.arange(3)
-    R[:, axis, axis] = sigma[obs_i] ** 2
+    if cov is not None:
+        R = cov[obs_i]
+    else:
+        R = np.zeros((obs_i.size, 3, 3))
+        axis = np.arange(3)
+        R[:, axis, axis] = sigma[obs_i] ** 2
     P_pairs = P[rows[trk_i]]
     if P_add is not None:
         P_pairs += P_add

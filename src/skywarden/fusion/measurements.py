@@ -16,7 +16,7 @@ import numpy.typing as npt
 from skywarden.core.frame import LocalFrame, velocity_from_speed_track
 from skywarden.core.records import AdsbObservation, Observation, PlotObservation, RemoteIdObservation
 
-__all__ = ["SensorDefaults", "MeasurementBatch", "KIND_PLOT", "KIND_REMOTE_ID", "KIND_ADSB"]
+__all__ = ["SensorDefaults", "MeasurementBatch", "polar_plot_covariance", "KIND_PLOT", "KIND_REMOTE_ID", "KIND_ADSB"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -62,6 +62,9 @@ class MeasurementBatch:
         operator_lat, operator_lon: operator position where broadcast, else NaN.
         declared_uav: the sender declares itself unmanned (ADS-B emitter category B6); a Remote
             ID sender is a drone by definition.
+        cov: ``(n, 3, 3)`` full position covariance, m^2, when some observation's error is not
+            axis-aligned (a radar plot with polar errors), else ``None``; ``sigma`` then holds
+            the square roots of its diagonal. Read it through :meth:`position_cov`.
     """
 
     t: FloatArray
@@ -76,6 +79,7 @@ class MeasurementBatch:
     operator_lon: FloatArray
     clutter_density: FloatArray
     declared_uav: npt.NDArray[np.bool_] | None = None
+    cov: FloatArray | None = None
 
     def __len__(self) -> int:
         return int(self.t.size)
@@ -100,11 +104,15 @@ class MeasurementBatch:
         speed = np.full(n, np.nan)
         track = np.full(n, np.nan)
         declared_uav = None
+        polar: list[tuple[int, float, float, float, float, float]] = []
         for i, o in enumerate(obs):
             # One pass of attribute reads per record; the arithmetic stays vectorised below.
             if type(o) is PlotObservation:
                 sh, sv = defaults.per_sensor.get(o.sensor, (defaults.plot_sigma_h_m, defaults.plot_sigma_v_m))
                 sigma[i] = (o.sigma_h_m or sh, o.sigma_h_m or sh, o.sigma_v_m or sv)
+                if o.sigma_azimuth_deg is not None and o.sigma_range_m is not None and o.range_m is not None \
+                        and o.azimuth_deg is not None:
+                    polar.append((i, o.range_m, o.azimuth_deg, o.elevation_deg or 0.0, o.sigma_range_m, o.sigma_azimuth_deg))
             elif type(o) is RemoteIdObservation:
                 identity[i] = "uas:" + o.uas_id
                 sh = o.h_acc_m or defaults.remote_id_sigma_h_m
@@ -137,4 +145,51 @@ class MeasurementBatch:
             clutter = np.fromiter((by_sensor.get(s, defaults.clutter_density_per_m3) for s in sensor), np.float64, n)
         else:
             clutter = np.full(n, defaults.clutter_density_per_m3)
-        return cls(t, kind, sensor, identity, pos, sigma, vel, vel_sigma, op_lat, op_lon, clutter, declared_uav)
+        cov = None
+        if polar:
+            cov = np.zeros((n, 3, 3))
+            axis = np.arange(3)
+            cov[:, axis, axis] = sigma**2
+            rows = np.array(polar)
+            i = rows[:, 0].astype(np.int64)
+            cov[i, :2, :2] = polar_plot_covariance(*rows[:, 1:].T)
+            sigma[i, :2] = np.sqrt(np.diagonal(cov[i, :2, :2], axis1=1, axis2=2))
+        return cls(t, kind, sensor, identity, pos, sigma, vel, vel_sigma, op_lat, op_lon, clutter, declared_uav, cov)
+
+    def position_cov(self, idx: npt.NDArray[np.int64]) -> FloatArray:
+        """``(k, 3, 3)`` position covariances of observations ``idx``, m^2."""
+        if self.cov is not None:
+            return self.cov[idx]
+        R = np.zeros((idx.size, 3, 3))
+        axis = np.arange(3)
+        R[:, axis, axis] = self.sigma[idx] ** 2
+        return R
+
+
+def polar_plot_covariance(
+    range_m: FloatArray, azimuth_deg: FloatArray, elevation_deg: FloatArray,
+    sigma_range_m: FloatArray, sigma_azimuth_deg: FloatArray,
+) -> FloatArray:
+    """Horizontal ``(k, 2, 2)`` east/north covariance of radar plots measured in polar coordinates.
+
+    A converted measurement: the plot's position error is ``sigma_range_m`` along the beam and
+    ``ground range x sigma_azimuth`` (radians) across it, rotated into east/north by the azimuth.
+    At the angular errors of real radars (under a degree) the first-order conversion's bias is
+    below 1e-4 of the cross-range error, so the plot stays a linear position measurement for the
+    Kalman filter and the vectorised gating; what it gains over a circle of the larger error is
+    the along-beam accuracy (at 30 km and 0.2 deg: 10 m instead of 105 m).
+
+    Example:
+        >>> c = polar_plot_covariance(np.array([10_000.0]), np.array([90.0]), np.array([0.0]),
+        ...                           np.array([10.0]), np.array([0.5]))
+        >>> np.sqrt(np.diag(c[0])).round(1).tolist()   # beam along east: 10 m east, 87 m north
+        [10.0, 87.3]
+    """
+    az = np.radians(azimuth_deg)
+    ground = range_m * np.cos(np.radians(elevation_deg))
+    along = np.stack([np.sin(az), np.cos(az)], axis=1)  # unit vector east, north along the beam
+    across = np.stack([np.cos(az), -np.sin(az)], axis=1)
+    var_along = np.asarray(sigma_range_m, dtype=np.float64) ** 2
+    var_across = (ground * np.radians(sigma_azimuth_deg)) ** 2
+    return (var_along[:, None, None] * along[:, :, None] * along[:, None, :]
+            + var_across[:, None, None] * across[:, :, None] * across[:, None, :])

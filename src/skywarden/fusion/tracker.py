@@ -440,6 +440,7 @@ class Tracker:
             self.x, self.P, self.t,
             batch.pos[obs_idx], batch.sigma[obs_idx], batch.t[obs_idx],
             q_h, q_v, cfg.gate_chi2, rows=slots, P_add=P_add,
+            cov=None if batch.cov is None else batch.cov[obs_idx],
         )
         if min_dt is not None:
             newer = batch.t[obs_idx[pair_o]] - self.t[slots[pair_s]] >= min_dt
@@ -491,11 +492,10 @@ class Tracker:
             z[:, :3] = batch.pos[o]
             if m > 3:
                 z[:, 3:] = vel[g][:, [r - 3 for r in rows[3:]]]
-            var = np.empty((g.size, m))
-            var[:, :3] = batch.sigma[o] ** 2
-            var[:, 3:] = (batch.vel_sigma[o] ** 2)[:, None]
             R = np.zeros((g.size, m, m))
-            R[:, np.arange(m), np.arange(m)] = var
+            R[:, :3, :3] = batch.position_cov(o)
+            vel_axes = np.arange(3, m)
+            R[:, vel_axes, vel_axes] = (batch.vel_sigma[o] ** 2)[:, None]
             yield g, rows, z, R
 
     def _update_imm(self, slots: npt.NDArray[np.int64], batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64]) -> None:
@@ -542,13 +542,11 @@ class Tracker:
         x = np.zeros((k, 6))
         x[:, :3] = batch.pos[obs_idx]
         x[:, 3:] = np.where(known, vel, 0.0)
-        var = np.empty((k, 6))
-        var[:, :3] = batch.sigma[obs_idx] ** 2
         prior = np.array([cfg.init_vel_sigma_h_mps, cfg.init_vel_sigma_h_mps, cfg.init_vel_sigma_v_mps]) ** 2
-        var[:, 3:] = np.where(known, (batch.vel_sigma[obs_idx] ** 2)[:, None], prior)
         P = np.zeros((k, 6, 6))
-        diag = np.arange(6)
-        P[:, diag, diag] = var
+        P[:, :3, :3] = batch.position_cov(obs_idx)
+        vel_axes = np.arange(3, 6)
+        P[:, vel_axes, vel_axes] = np.where(known, (batch.vel_sigma[obs_idx] ** 2)[:, None], prior)
         self.x[slots] = x
         self.P[slots] = P
         if cfg.motion == "imm":

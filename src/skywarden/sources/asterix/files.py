@@ -385,7 +385,9 @@ class _Decoder:
         sigma_h = math.hypot(cfg.sigma_range_m, ground * math.radians(cfg.sigma_azimuth_deg))
         fields = {"t": t, "sensor": sensor, "lat": lat, "lon": lon, "alt_m": alt, "sigma_h_m": sigma_h,
                   "sigma_v_m": cfg.sigma_v_m if height is not None else cfg.default_alt_sigma_m,
-                  "range_m": slant, "azimuth_deg": azimuth % 360.0}
+                  "range_m": slant, "azimuth_deg": azimuth % 360.0,
+                  # The radar's own polar errors: the tracker weighs the plot by its true ellipse.
+                  "sigma_range_m": cfg.sigma_range_m, "sigma_azimuth_deg": cfg.sigma_azimuth_deg}
         if elevation is not None and height is not None:
             fields["elevation_deg"] = elevation
         address = octets("220")
