@@ -4,7 +4,8 @@ Rules:
 
 * a confirmed track that is not a manned aircraft, inside a zone's footprint and altitude band,
   opens one ``zone_entry`` alert per visit of that track to that zone;
-* a track whose Remote ID ``uas_id`` is on the zone's allow-list opens none;
+* a track whose Remote ID ``uas_id`` is on the zone's allow-list opens none, unless the tracker
+  flags that broadcast as implausible (anyone can broadcast an authorised serial number);
 * an operator may acknowledge an open alert (state ``acknowledged``) and resolve it; a resolved
   visit does not alert again until the track has left the zone;
 * the alert resolves by itself when the track has been outside the zone for ``exit_grace_s`` (so
@@ -105,6 +106,7 @@ class AlertManager:
             manned = np.fromiter((c == "manned_aircraft" and a is not None for c, a in zip(tracks.track_class, tracks.icao24)),
                                  bool, len(tracks))
             rows, cols = np.nonzero(inside & ~manned[:, None])
+            flags = tracks.remote_id_flag
             ids = tracks.track_id.tolist()
             times = tracks.t.tolist()
             for i, j in zip(rows.tolist(), cols.tolist()):
@@ -114,7 +116,9 @@ class AlertManager:
                     visit.last_inside_t = times[i]
                     continue
                 uas_id = tracks.uas_id[i]
-                if uas_id is not None and uas_id in self.allow_lists[j]:
+                # An allow-listed identity is believed only while its broadcast is plausible:
+                # anyone can broadcast an authorised drone's serial number.
+                if uas_id is not None and uas_id in self.allow_lists[j] and not (flags is not None and flags[i]):
                     continue
                 events.append(self._open_alert(key, times[i], uas_id))
             if self._by_track:

@@ -32,7 +32,7 @@ from skywarden.fusion import imm, kalman
 from skywarden.fusion.association import assign_gnn, close_pairs, gate_pairs
 from skywarden.fusion.classify import classify, features_from_history
 from skywarden.fusion.measurements import KIND_ADSB, KIND_PLOT, KIND_REMOTE_ID, MeasurementBatch
-from skywarden.fusion.plausibility import PlausibilityState, check_remote_id
+from skywarden.fusion.plausibility import REASON_TRACK, PlausibilityState, check_remote_id
 
 __all__ = ["TrackerConfig", "Tracker", "TENTATIVE", "CONFIRMED"]
 
@@ -102,6 +102,13 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Tracks further apart than this (metres) are never duplicates of each other."""
     merge_velocity_mps: float = 10.0
     """Two tracks this close in velocity (and gated in position) are one object."""
+    radar_support_s: float = 3.0
+    """A track's radar-only estimate (see :class:`Tracker`) younger than this gates the
+    non-cooperative plots and is the reference for the Remote ID track-mismatch check; older, the
+    sensors have lost the drone and the broadcast alone carries the track."""
+    radar_vertical_allowance_m: float = 30.0
+    """Added (in quadrature) to a broadcast's vertical error in the track-mismatch check: a Remote
+    ID altitude (geodetic or pressure) and a radar's height differ in reference and quality."""
     motion: Literal["imm", "ncv"] = "ncv"
     """``imm``: an interacting multiple model filter per track (constant velocity, manoeuvre,
     hover; :data:`skywarden.fusion.imm.DRONE` tuning, :data:`~skywarden.fusion.imm.MANNED` for
@@ -130,6 +137,8 @@ class Tracker:
         self._micro_step = False
         self._step_count = 0
         self.plausibility = PlausibilityState()
+        self.distrusted_reports = 0
+        """Remote ID reports not used to move their track because the radar contradicts them."""
         self._free: list[int] = list(range(capacity - 1, -1, -1))
         mask_bits = self.config.confirm_n
         self._hit_mask = (1 << mask_bits) - 1
@@ -159,6 +168,17 @@ class Tracker:
         # their moment-matched combination, which gating, merging and output use).
         self.class_prob = np.full(capacity, np.nan)
         self.declared_uav = np.zeros(capacity, dtype=bool)
+        # Radar-only estimate of a track that carries a Remote ID: the same NCV filter fed only
+        # the non-cooperative plots the track took. The broadcast is unauthenticated; this is what
+        # its reports are checked against and what gates the plots, so a false broadcast can
+        # neither drag the plots' association away nor hide the drone the radar sees.
+        self.has_rid = np.zeros(capacity, dtype=bool)
+        self.identified = np.zeros(capacity, dtype=bool)
+        """The track carries a Remote ID or an ADS-B identity (uas_id or icao24 set)."""
+        self.r_valid = np.zeros(capacity, dtype=bool)
+        self.rx = np.zeros((capacity, 6))
+        self.rP = np.tile(np.eye(6), (capacity, 1, 1))
+        self.rt = np.zeros(capacity)
         m = imm.DRONE.n_models
         self.mu = np.zeros((capacity, m))
         self.mx = np.zeros((capacity, m, 6))
@@ -168,7 +188,8 @@ class Tracker:
         old = self.x.shape[0]
         new = old * 2
         arrays = ("x", "P", "t", "status", "hits", "score", "track_id", "last_update_t", "track_class", "operator_lat", "operator_lon",
-                  "hist_x", "hist_t", "hist_n", "mu", "mx", "mP", "class_prob", "declared_uav")
+                  "hist_x", "hist_t", "hist_n", "mu", "mx", "mP", "class_prob", "declared_uav",
+                  "has_rid", "identified", "r_valid", "rx", "rP", "rt")
         saved = {name: getattr(self, name) for name in arrays}
         uas, icao = self.uas_id, self.icao24
         self._allocate(new)
@@ -285,12 +306,20 @@ class Tracker:
 
     def _step_identities(self, batch: MeasurementBatch, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Associate identity-bearing observations; returns the slots updated."""
+        cfg = self.config
         rid = idx[batch.kind[idx] == KIND_REMOTE_ID]
+        distrusted: set[str] = set()
         if rid.size:
-            # Is each broadcast plausible (no impossible jump, not in two places at once)? The
-            # flag travels with the identity to its track (remote_id_flag in the output).
-            check_remote_id(self.plausibility, batch.t[rid], [batch.identity[i][4:] for i in rid.tolist()],
-                            batch.pos[rid], batch.sigma[rid, 0])
+            # Is each broadcast plausible: no impossible jump, not in two places at once, where
+            # the radar sees its drone? The flag travels with the identity to its track
+            # (remote_id_flag in the output).
+            keys = [batch.identity[i] for i in rid.tolist()]
+            track_pos, track_cov = self._radar_reference(batch, rid, keys)
+            res = check_remote_id(self.plausibility, batch.t[rid], [k[4:] for k in keys], batch.pos[rid], batch.sigma[rid, 0],
+                                  sigma_v_m=np.hypot(batch.sigma[rid, 2], cfg.radar_vertical_allowance_m),
+                                  track_pos=track_pos, track_cov=track_cov)
+            # A broadcast the radar contradicts no longer moves its track: the radar's plots do.
+            distrusted = {keys[i] for i in np.flatnonzero(res.reason_bits & REASON_TRACK).tolist()}
         # An identity may report several times within one batch: process its k-th report in
         # round k so each round updates a track at most once (and stays vectorised).
         occurrence: dict[str, int] = {}
@@ -306,15 +335,23 @@ class Tracker:
             sel = idx[rounds == r]
             slots = np.array([self._by_identity.get(batch.identity[i], -1) for i in sel.tolist()], dtype=np.int64)
             known = slots >= 0
+            if distrusted:
+                trusted = np.fromiter((batch.identity[i] not in distrusted for i in sel.tolist()), bool, sel.size)
+                keep = trusted | ~known
+                self.distrusted_reports += int(keep.size - np.count_nonzero(keep))
+                sel, slots, known = sel[keep], slots[keep], known[keep]
             if known.any():
                 self._update(slots[known], batch, sel[known])
                 touched.append(slots[known])
             fresh = sel[~known]
             if fresh.size:
                 # Attach a new identity to an identity-less kinematic track that gates with it.
-                anonymous = np.flatnonzero((self.status != _FREE) & (self.track_class == _CLASS_UNKNOWN))
+                anonymous = np.flatnonzero((self.status != _FREE) & ~self.identified)
                 obs_i, trk = self._associate(batch, fresh, anonymous)
                 if obs_i.size:
+                    # Until now these tracks were the radar's alone: their state is the
+                    # radar-only reference the broadcasts are checked against from here on.
+                    self._seed_radar_reference(trk)
                     for o, s in zip(obs_i.tolist(), trk.tolist()):
                         self._set_identity(s, batch, o)
                     self._update(trk, batch, obs_i)
@@ -436,10 +473,20 @@ class Tracker:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         cfg = self.config
         q_h, q_v = q or (cfg.q_h, cfg.q_v)
+        x, P, t, rows = self.x, self.P, self.t, slots
+        if batch.kind[obs_idx[0]] == KIND_PLOT:
+            # Plots gate against a Remote ID track's radar-only estimate where it has one: a
+            # broadcast (perhaps false) must not decide which plots are its drone's.
+            radar = self.r_valid[slots] & (float(batch.t[obs_idx].max()) - self.rt[slots] <= cfg.radar_support_s)
+            if radar.any():
+                x, P, t = self.x[slots], self.P[slots], self.t[slots]
+                own = slots[radar]
+                x[radar], P[radar], t[radar] = self.rx[own], self.rP[own], self.rt[own]
+                rows = np.arange(slots.size)
         pair_o, pair_s, cost = gate_pairs(
-            self.x, self.P, self.t,
+            x, P, t,
             batch.pos[obs_idx], batch.sigma[obs_idx], batch.t[obs_idx],
-            q_h, q_v, cfg.gate_chi2, rows=slots, P_add=P_add,
+            q_h, q_v, cfg.gate_chi2, rows=rows, P_add=P_add,
             cov=None if batch.cov is None else batch.cov[obs_idx],
         )
         if min_dt is not None:
@@ -462,6 +509,7 @@ class Tracker:
         q: tuple[float, float] | None = None,
     ) -> None:
         cfg = self.config
+        self._update_radar_reference(slots, batch, obs_idx)
         if cfg.motion == "imm" and q is None:
             self._update_imm(slots, batch, obs_idx)
             return
@@ -477,6 +525,58 @@ class Tracker:
         self.x[slots] = x
         self.P[slots] = P
         self._updated(slots, batch, obs_idx)
+
+    def _update_radar_reference(self, slots: npt.NDArray[np.int64], batch: MeasurementBatch,
+                                obs_idx: npt.NDArray[np.int64]) -> None:
+        """Feed the plots that Remote ID tracks took to their radar-only estimates.
+
+        A track without a current estimate (started by its broadcast, or the radar lost it for
+        longer than a coast) starts one from the plot, knowing its velocity only to the prior.
+        """
+        cfg = self.config
+        sel = self.has_rid[slots] & (batch.kind[obs_idx] == KIND_PLOT)
+        if not sel.any():
+            return
+        s, o = slots[sel], obs_idx[sel]
+        dt = batch.t[o] - self.rt[s]
+        have = self.r_valid[s] & (dt <= cfg.confirmed_coast_s)
+        if have.any():
+            sh, oh = s[have], o[have]
+            x, P = kalman.predict(self.rx[sh], self.rP[sh], dt[have], cfg.q_h, cfg.q_v)
+            self.rx[sh], self.rP[sh], _, _ = kalman.update(x, P, batch.pos[oh], batch.position_cov(oh), (0, 1, 2))
+        if not have.all():
+            sn, on = s[~have], o[~have]
+            self.rx[sn] = 0.0
+            self.rx[sn, :3] = batch.pos[on]
+            P = np.zeros((sn.size, 6, 6))
+            P[:, :3, :3] = batch.position_cov(on)
+            vel_axes = np.arange(3, 6)
+            P[:, vel_axes, vel_axes] = np.array([cfg.init_vel_sigma_h_mps, cfg.init_vel_sigma_h_mps, cfg.init_vel_sigma_v_mps]) ** 2
+            self.rP[sn] = P
+        self.rt[s] = batch.t[o]
+        self.r_valid[s] = True
+
+    def _seed_radar_reference(self, slots: npt.NDArray[np.int64]) -> None:
+        """Tracks so far fed by plots alone: their own state is their radar-only estimate."""
+        self.rx[slots], self.rP[slots], self.rt[slots] = self.x[slots], self.P[slots], self.t[slots]
+        self.r_valid[slots] = True
+
+    def _radar_reference(self, batch: MeasurementBatch, rid: npt.NDArray[np.int64], keys: list[str]):  # noqa: ANN202
+        """For Remote ID reports ``rid``: their tracks' radar-only positions and covariances,
+        predicted to each report's time; NaN rows where there is none (``(None, None)`` if none)."""
+        cfg = self.config
+        slots = np.fromiter((self._by_identity.get(k, -1) for k in keys), np.int64, len(keys))
+        ok = slots >= 0
+        ok[ok] = self.r_valid[slots[ok]]
+        ok[ok] = batch.t[rid[ok]] - self.rt[slots[ok]] <= cfg.radar_support_s
+        if not ok.any():
+            return None, None
+        s = slots[ok]
+        x, P = kalman.predict(self.rx[s], self.rP[s], batch.t[rid[ok]] - self.rt[s], cfg.q_h, cfg.q_v)
+        pos = np.full((len(keys), 3), np.nan)
+        cov = np.full((len(keys), 3, 3), np.nan)
+        pos[ok], cov[ok] = x[:, :3], P[:, :3, :3]
+        return pos, cov
 
     def _measurement(self, batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64]):  # noqa: ANN202
         """Group ``obs_idx`` by measurement model; yields ``(group, rows, z, R)``."""
@@ -563,6 +663,9 @@ class Tracker:
         self.track_class[slots] = _CLASS_UNKNOWN
         self.class_prob[slots] = np.nan
         self.declared_uav[slots] = False
+        self.has_rid[slots] = False
+        self.identified[slots] = False
+        self.r_valid[slots] = False
         self.operator_lat[slots] = batch.operator_lat[obs_idx]
         self.operator_lon[slots] = batch.operator_lon[obs_idx]
         for s in slots.tolist():
@@ -575,8 +678,10 @@ class Tracker:
     def _set_identity(self, slot: int, batch: MeasurementBatch, obs: int) -> None:
         key = batch.identity[obs]
         self._by_identity[key] = slot
+        self.identified[slot] = True
         if batch.kind[obs] == KIND_REMOTE_ID:
             self.uas_id[slot] = key[4:]
+            self.has_rid[slot] = True
             self.track_class[slot] = _CLASS_DRONE
         elif batch.kind[obs] == KIND_ADSB:
             self.icao24[slot] = key[5:]
@@ -652,6 +757,9 @@ class Tracker:
                 self.uas_id[n], self.icao24[n] = self.uas_id[o], self.icao24[o]
                 self.track_class[n] = self.track_class[o]
                 self.uas_id[o] = self.icao24[o] = None
+                self.identified[n] = True
+                if self.uas_id[n] is not None:
+                    self._take_identity_reference(n, o, receiver_anonymous=True)
             self.track_id[n] = self.track_id[o]
             self._free_slots(np.array([o], dtype=np.int64))
 
@@ -692,9 +800,18 @@ class Tracker:
             keep, drop = self._merge_choice(a, b)
             if keep < 0:
                 continue
+            keep_anonymous = self.uas_id[keep] is None and self.icao24[keep] is None
+            if not keep_anonymous and self.uas_id[drop] is None and self.icao24[drop] is None:
+                # A radar track absorbed into a Remote ID track hands over its radar-only view.
+                if self.has_rid[keep] and not self.r_valid[keep]:
+                    self.rx[keep], self.rP[keep], self.rt[keep] = self.x[drop], self.P[drop], self.t[drop]
+                    self.r_valid[keep] = True
             if self.uas_id[drop] is not None or self.icao24[drop] is not None:
                 for key in self._identity_keys(drop):
                     self._by_identity[key] = keep
+                if self.uas_id[drop] is not None and self.uas_id[keep] is None:
+                    self._take_identity_reference(keep, drop, receiver_anonymous=keep_anonymous)
+                self.identified[keep] = True
                 self.uas_id[keep] = self.uas_id[keep] or self.uas_id[drop]
                 self.icao24[keep] = self.icao24[keep] or self.icao24[drop]
                 self.track_class[keep] = self.track_class[drop]
@@ -707,6 +824,16 @@ class Tracker:
         if gone:
             self._free_slots(np.array(sorted(gone), dtype=np.int64))
         return absorbed
+
+    def _take_identity_reference(self, receiver: int, giver: int, receiver_anonymous: bool) -> None:
+        """``receiver`` takes over ``giver``'s Remote ID: its radar-only estimate is its own state
+        if it was a radar track until now, else whatever estimate ``giver`` had."""
+        self.has_rid[receiver] = True
+        if receiver_anonymous:
+            self._seed_radar_reference(np.array([receiver], dtype=np.int64))
+        elif self.r_valid[giver]:
+            self.rx[receiver], self.rP[receiver], self.rt[receiver] = self.rx[giver], self.rP[giver], self.rt[giver]
+            self.r_valid[receiver] = True
 
     def _merge_choice(self, a: int, b: int) -> tuple[int, int]:
         ida = self.uas_id[a] or self.icao24[a]
@@ -738,6 +865,9 @@ class Tracker:
             self.icao24[s] = None
         self.status[slots] = _FREE
         self.hits[slots] = 0
+        self.has_rid[slots] = False
+        self.identified[slots] = False
+        self.r_valid[slots] = False
         self.hist_x[slots] = np.nan
         self.hist_t[slots] = np.nan
         self.hist_n[slots] = 0
