@@ -34,6 +34,7 @@ __all__ = [
     "PlotObservation",
     "RemoteIdObservation",
     "AdsbObservation",
+    "BearingObservation",
     "Observation",
     "TrackUpdate",
     "TrackBatch",
@@ -169,7 +170,30 @@ class AdsbObservation(_ObservationBase, frozen=True, kw_only=True, tag="adsb"):
     on_ground: bool | None = None
 
 
-Observation = Union[PlotObservation, RemoteIdObservation, AdsbObservation]
+class BearingObservation(_ObservationBase, frozen=True, kw_only=True, tag="bearing"):
+    """A direction to a target from a sensor that measures no range: an RF direction finder, an
+    acoustic array, a camera's line of sight.
+
+    ``lat``, ``lon`` and ``alt_m`` are the position of the **sensor** (its antenna), not of the
+    target. One bearing updates a track that lies along it; bearings of the same target from two
+    or more sensors are triangulated into a position.
+    """
+
+    kind: ClassVar[str] = "bearing"
+
+    azimuth_deg: TrackDeg
+    """Direction to the target, degrees clockwise from true north."""
+    sigma_azimuth_deg: Annotated[float, msgspec.Meta(gt=0.0, le=45.0)] | None = None
+    """1-sigma error of ``azimuth_deg``, degrees; the sensor default applies when absent."""
+    elevation_deg: Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)] | None = None
+    """Elevation of the target above the sensor's horizontal, degrees, when measured."""
+    sigma_elevation_deg: Annotated[float, msgspec.Meta(gt=0.0, le=45.0)] | None = None
+    """1-sigma error of ``elevation_deg``, degrees (``sigma_azimuth_deg`` when absent)."""
+    frequency_mhz: Annotated[float, msgspec.Meta(gt=0.0, le=100_000.0)] | None = None
+    """Centre frequency of the received emission, MHz (RF direction finders)."""
+
+
+Observation = Union[PlotObservation, RemoteIdObservation, AdsbObservation, BearingObservation]
 
 
 class TrackUpdate(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

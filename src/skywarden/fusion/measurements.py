@@ -14,16 +14,17 @@ import numpy as np
 import numpy.typing as npt
 
 from skywarden.core.frame import LocalFrame, velocity_from_speed_track
-from skywarden.core.records import AdsbObservation, Observation, PlotObservation, RemoteIdObservation
+from skywarden.core.records import AdsbObservation, BearingObservation, Observation, PlotObservation, RemoteIdObservation
 
-__all__ = ["SensorDefaults", "MeasurementBatch", "polar_plot_covariance", "KIND_PLOT", "KIND_REMOTE_ID", "KIND_ADSB"]
+__all__ = ["SensorDefaults", "MeasurementBatch", "polar_plot_covariance", "KIND_PLOT", "KIND_REMOTE_ID", "KIND_ADSB", "KIND_BEARING"]
 
 FloatArray = npt.NDArray[np.float64]
 
 KIND_PLOT = 0
 KIND_REMOTE_ID = 1
 KIND_ADSB = 2
-_KIND_CODE = {"plot": KIND_PLOT, "remote_id": KIND_REMOTE_ID, "adsb": KIND_ADSB}
+KIND_BEARING = 3
+_KIND_CODE = {"plot": KIND_PLOT, "remote_id": KIND_REMOTE_ID, "adsb": KIND_ADSB, "bearing": KIND_BEARING}
 
 
 class SensorDefaults(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +38,8 @@ class SensorDefaults(msgspec.Struct, frozen=True, kw_only=True):
     adsb_sigma_h_m: float = 20.0
     adsb_sigma_v_m: float = 15.0
     adsb_sigma_vel_mps: float = 3.0
+    bearing_sigma_azimuth_deg: float = 3.0
+    """1-sigma azimuth error of a bearing that states none, degrees (RF direction finders: 1-5)."""
     per_sensor: dict[str, tuple[float, float]] = {}
     """Plot sigmas ``(sigma_h_m, sigma_v_m)`` by sensor id, overriding the plot defaults."""
     clutter_density_per_m3: float = 2e-11
@@ -51,10 +54,10 @@ class MeasurementBatch:
 
     Attributes:
         t: times, UNIX seconds UTC.
-        kind: ``KIND_PLOT``, ``KIND_REMOTE_ID`` or ``KIND_ADSB``.
+        kind: ``KIND_PLOT``, ``KIND_REMOTE_ID``, ``KIND_ADSB`` or ``KIND_BEARING``.
         sensor: sensor ids.
         identity: ``"uas:<uas_id>"``, ``"icao:<icao24>"`` or ``""`` for plots.
-        pos: ``(n, 3)`` east, north, up, metres.
+        pos: ``(n, 3)`` east, north, up, metres (of the sensor, for a bearing).
         sigma: ``(n, 3)`` 1-sigma position error per axis, metres.
         vel: ``(n, 3)`` reported velocity, m/s (NaN where not reported).
         vel_sigma: ``(n,)`` 1-sigma velocity error, m/s.
@@ -65,6 +68,9 @@ class MeasurementBatch:
         cov: ``(n, 3, 3)`` full position covariance, m^2, when some observation's error is not
             axis-aligned (a radar plot with polar errors), else ``None``; ``sigma`` then holds
             the square roots of its diagonal. Read it through :meth:`position_cov`.
+        bearing: ``(n, 5)`` azimuth, its 1-sigma, elevation, its 1-sigma (degrees; NaN where not
+            measured) and frequency (MHz, NaN where unknown) of bearing observations, NaN rows
+            elsewhere; ``None`` when the batch holds no bearing.
     """
 
     t: FloatArray
@@ -80,6 +86,7 @@ class MeasurementBatch:
     clutter_density: FloatArray
     declared_uav: npt.NDArray[np.bool_] | None = None
     cov: FloatArray | None = None
+    bearing: FloatArray | None = None
 
     def __len__(self) -> int:
         return int(self.t.size)
@@ -105,6 +112,7 @@ class MeasurementBatch:
         track = np.full(n, np.nan)
         declared_uav = None
         polar: list[tuple[int, float, float, float, float, float]] = []
+        bearings: list[tuple[int, float, float, float, float, float]] = []
         for i, o in enumerate(obs):
             # One pass of attribute reads per record; the arithmetic stays vectorised below.
             if type(o) is PlotObservation:
@@ -126,6 +134,12 @@ class MeasurementBatch:
                 if o.operator_lat is not None and o.operator_lon is not None:
                     op_lat[i] = o.operator_lat
                     op_lon[i] = o.operator_lon
+            elif type(o) is BearingObservation:
+                sa = o.sigma_azimuth_deg or defaults.bearing_sigma_azimuth_deg
+                el = np.nan if o.elevation_deg is None else o.elevation_deg
+                bearings.append((i, o.azimuth_deg, sa, el, o.sigma_elevation_deg or sa,
+                                 np.nan if o.frequency_mhz is None else o.frequency_mhz))
+                sigma[i] = 1.0  # unused: a bearing is no position measurement
             elif type(o) is AdsbObservation:
                 identity[i] = "icao:" + o.icao24.lower()
                 if o.category == "B6":
@@ -154,7 +168,12 @@ class MeasurementBatch:
             i = rows[:, 0].astype(np.int64)
             cov[i, :2, :2] = polar_plot_covariance(*rows[:, 1:].T)
             sigma[i, :2] = np.sqrt(np.diagonal(cov[i, :2, :2], axis1=1, axis2=2))
-        return cls(t, kind, sensor, identity, pos, sigma, vel, vel_sigma, op_lat, op_lon, clutter, declared_uav, cov)
+        bearing = None
+        if bearings:
+            bearing = np.full((n, 5), np.nan)
+            rows = np.array(bearings)
+            bearing[rows[:, 0].astype(np.int64)] = rows[:, 1:]
+        return cls(t, kind, sensor, identity, pos, sigma, vel, vel_sigma, op_lat, op_lon, clutter, declared_uav, cov, bearing)
 
     def position_cov(self, idx: npt.NDArray[np.int64]) -> FloatArray:
         """``(k, 3, 3)`` position covariances of observations ``idx``, m^2."""

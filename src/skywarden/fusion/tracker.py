@@ -31,7 +31,8 @@ from skywarden.core.records import TrackBatch
 from skywarden.fusion import imm, kalman
 from skywarden.fusion.association import assign_gnn, close_pairs, gate_pairs
 from skywarden.fusion.classify import classify, features_from_history
-from skywarden.fusion.measurements import KIND_ADSB, KIND_PLOT, KIND_REMOTE_ID, MeasurementBatch
+from skywarden.fusion.measurement_models import bearing_update, polar_jacobian, triangulate_bearings, wrap_deg
+from skywarden.fusion.measurements import KIND_ADSB, KIND_BEARING, KIND_PLOT, KIND_REMOTE_ID, MeasurementBatch
 from skywarden.fusion.plausibility import REASON_TRACK, PlausibilityState, check_remote_id
 
 __all__ = ["TrackerConfig", "Tracker", "TENTATIVE", "CONFIRMED"]
@@ -49,6 +50,8 @@ CLASSIFY_EVERY = 20
 """Confirmed tracks are classified when confirmed and then every this many steps (20 s in a
 replay): the evidence changes slowly; classifying at every step cost a 100-drone replay 2 s, and
 every 10 steps still 8 % of it."""
+_CHI2_999 = np.array([10.83, 13.82, 16.27, 18.47, 20.52, 22.46, 24.32, 26.12])
+"""Chi-square quantiles at P = 0.999 for 1..8 degrees of freedom."""
 _LN_2PI = float(np.log(2 * np.pi))
 _EARLIER_BIAS_PER_S = 40.0
 _CLASS_UNKNOWN, _CLASS_DRONE, _CLASS_MANNED = 0, 1, 2
@@ -109,6 +112,20 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True):
     radar_vertical_allowance_m: float = 30.0
     """Added (in quadrature) to a broadcast's vertical error in the track-mismatch check: a Remote
     ID altitude (geodetic or pressure) and a radar's height differ in reference and quality."""
+    bearing_gate_chi2: float = 10.83
+    """Gate on a bearing's squared normalised azimuth innovation against a track (chi-square,
+    1 dof, P = 0.999)."""
+    bearing_max_range_m: float = 10_000.0
+    """Farthest a bearing sensor is believed to see a drone (RF control links: a few km)."""
+    bearing_pair_window_s: float = 1.0
+    """Bearings of two sensors at most this far apart in time may be triangulated together."""
+    bearing_min_crossing_deg: float = 10.0
+    """Two bearings crossing at a shallower angle give no usable position fix."""
+    bearing_height_m: float = 60.0
+    bearing_height_sigma_m: float = 100.0
+    """Prior on a target's height above the bearing sensors, metres, for fixes from azimuths alone."""
+    bearing_frequency_tolerance_mhz: float = 2.0
+    """Two bearings that both state a frequency are of one emitter only within this tolerance."""
     motion: Literal["imm", "ncv"] = "ncv"
     """``imm``: an interacting multiple model filter per track (constant velocity, manoeuvre,
     hover; :data:`skywarden.fusion.imm.DRONE` tuning, :data:`~skywarden.fusion.imm.MANNED` for
@@ -294,7 +311,7 @@ class Tracker:
     def _ingest(self, batch: MeasurementBatch) -> npt.NDArray[np.int64]:
         """Associate, update and initiate; returns the slots touched."""
         updated_slots: list[npt.NDArray[np.int64]] = []
-        ident = np.flatnonzero(batch.kind != KIND_PLOT)
+        ident = np.flatnonzero((batch.kind == KIND_REMOTE_ID) | (batch.kind == KIND_ADSB))
         if ident.size:
             updated_slots.append(self._step_identities(batch, ident))
         plots = np.flatnonzero(batch.kind == KIND_PLOT)
@@ -302,7 +319,224 @@ class Tracker:
             sensors = np.array(batch.sensor, dtype=object)[plots]
             for sensor in sorted(set(sensors.tolist())):
                 updated_slots.append(self._step_plots(batch, plots[sensors == sensor]))
+        bearings = np.flatnonzero(batch.kind == KIND_BEARING)
+        if bearings.size:
+            updated_slots.append(self._step_bearings(batch, bearings))
         return np.concatenate(updated_slots) if updated_slots else np.zeros(0, dtype=np.int64)
+
+    # -- bearings (RF direction finding) ---------------------------------------------------------
+    def _step_bearings(self, batch: MeasurementBatch, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Bearing-only observations. Bearings of two or more sensors that cross are first
+        triangulated into position fixes, which associate, update and start tracks like plots
+        (several sensors agreeing is the strongest evidence, and it keeps a track off the ghost
+        intersections of two emitters); each remaining bearing then updates the confirmed track
+        it points at, across the bearing (EKF)."""
+        touched: list[npt.NDArray[np.int64]] = []
+        rest = idx
+        if idx.size >= 2:
+            fixes, used = self._triangulate(batch, idx)
+            if fixes is not None:
+                touched.append(self._step_plots(fixes, np.arange(len(fixes))))
+                rest = np.setdiff1d(idx, used)
+        sensors = np.array(batch.sensor, dtype=object)[rest]
+        for sensor in sorted(set(sensors.tolist())):
+            b_obs, b_trk = self._associate_bearings(batch, rest[sensors == sensor])
+            if b_obs.size:
+                self._update_bearings(b_trk, batch, b_obs)
+                touched.append(b_trk)
+        return np.concatenate(touched) if touched else np.zeros(0, dtype=np.int64)
+
+    def _associate_bearings(self, batch: MeasurementBatch, sel: npt.NDArray[np.int64]
+                            ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """GNN between one sensor's bearings and the confirmed non-manned tracks, on the azimuth."""
+        cfg = self.config
+        empty = np.zeros(0, dtype=np.int64)
+        slots = np.flatnonzero((self.status == CONFIRMED) & (self.track_class != _CLASS_MANNED))
+        if slots.size == 0:
+            return empty, empty
+        assert batch.bearing is not None
+        o = np.repeat(sel, slots.size)
+        s = np.tile(slots, sel.size)
+        d = self.x[s, :2] - batch.pos[o, :2]
+        # Coarse first: within range and within 30 deg of the bearing (cheap, no prediction).
+        near = (d * d).sum(axis=1) <= cfg.bearing_max_range_m**2
+        near &= np.abs(wrap_deg(batch.bearing[o, 0] - np.degrees(np.arctan2(d[:, 0], d[:, 1])))) <= 30.0
+        o, s = o[near], s[near]
+        if o.size == 0:
+            return empty, empty
+        x, P = kalman.predict(self.x[s], self.P[s], batch.t[o] - self.t[s], cfg.q_h, cfg.q_v)
+        h, H = polar_jacobian(x, batch.pos[o])
+        y = np.radians(wrap_deg(batch.bearing[o, 0] - np.degrees(h[:, 1])))
+        Haz = H[:, 1, :]
+        S = np.einsum("ki,kij,kj->k", Haz, P, Haz) + np.radians(batch.bearing[o, 1]) ** 2
+        d2 = y * y / S
+        ok = d2 <= cfg.bearing_gate_chi2
+        oi, si = assign_gnn(o[ok], s[ok], (d2 + np.log(S))[ok])
+        return oi, si
+
+    def _update_bearings(self, slots: npt.NDArray[np.int64], batch: MeasurementBatch, obs: npt.NDArray[np.int64]) -> None:
+        """EKF update of ``slots`` with one bearing each (azimuth, and elevation where measured)."""
+        cfg = self.config
+        assert batch.bearing is not None
+        has_el = np.isfinite(batch.bearing[obs, 2])
+        for group in (np.flatnonzero(~has_el), np.flatnonzero(has_el)):
+            if group.size == 0:
+                continue
+            sg, og = slots[group], obs[group]
+            m = 2 if has_el[group[0]] else 1
+            z = batch.bearing[og][:, [0, 2][:m]]
+            R = np.zeros((group.size, m, m))
+            R[:, 0, 0] = batch.bearing[og, 1] ** 2
+            if m == 2:
+                R[:, 1, 1] = batch.bearing[og, 3] ** 2
+            dt = batch.t[og] - self.t[sg]
+            sensor = batch.pos[og]
+            if cfg.motion == "imm":
+                state = imm.imm_predict(imm.IMMState(self.mu[sg], self.mx[sg], self.mP[sg], imm.DRONE), dt)
+                new, xc, Pc, _ = imm.imm_update_with(state, bearing_update, m, sensor, z, R)
+                self.mu[sg], self.mx[sg], self.mP[sg] = new.mu, new.x, new.P
+                self.x[sg], self.P[sg] = xc, Pc
+            else:
+                x, P = kalman.predict(self.x[sg], self.P[sg], dt, cfg.q_h, cfg.q_v)
+                self.x[sg], self.P[sg], _, _ = bearing_update(x, P, sensor, z, R)
+        self._updated(slots, batch, obs)
+
+    def _triangulate(self, batch: MeasurementBatch, rest: npt.NDArray[np.int64]
+                     ) -> tuple[MeasurementBatch | None, npt.NDArray[np.int64]]:
+        """Position fixes from bearings of different sensors that cross, and the bearings used.
+
+        Every pair of bearings of two sensors close in time (and in frequency, where both state
+        one) that cross at a usable angle is intersected; a third sensor's bearing passing
+        through the intersection joins it. Fixes seen by most sensors are taken first, each
+        bearing used once. Two sensors and several emitters remain ambiguous (the classic
+        ghost intersections) unless frequencies tell the emitters apart; a third sensor resolves it.
+        """
+        cfg = self.config
+        b = batch.bearing
+        assert b is not None
+        i, j = np.triu_indices(rest.size, 1)
+        a, c = rest[i], rest[j]
+        sensor_of = np.array(batch.sensor, dtype=object)
+        ok = (sensor_of[a] != sensor_of[c]) & (np.abs(batch.t[a] - batch.t[c]) <= cfg.bearing_pair_window_s)
+        both_freq = np.isfinite(b[a, 4]) & np.isfinite(b[c, 4])
+        ok &= ~both_freq | (np.abs(b[a, 4] - b[c, 4]) <= cfg.bearing_frequency_tolerance_mhz)
+        crossing = np.abs(wrap_deg(b[a, 0] - b[c, 0]))
+        ok &= (crossing >= cfg.bearing_min_crossing_deg) & (crossing <= 180.0 - cfg.bearing_min_crossing_deg)
+        a, c = a[ok], c[ok]
+        if a.size == 0:
+            return None, np.zeros(0, dtype=np.int64)
+        p, cov, valid = self._intersect(batch, np.stack([a, c], axis=1))
+        a, c, p, cov = a[valid], c[valid], p[valid], cov[valid]
+        if a.size == 0:
+            return None, np.zeros(0, dtype=np.int64)
+        # Support: bearings of other sensors that pass through a pair's intersection.
+        d = p[:, None, :2] - batch.pos[None, rest, :2]  # (pairs, rest, 2)
+        rng = np.maximum(np.hypot(d[..., 0], d[..., 1]), 1.0)
+        off = np.radians(wrap_deg(b[rest, 0][None, :] - np.degrees(np.arctan2(d[..., 0], d[..., 1]))))
+        spread = np.sqrt(np.maximum(cov[:, 0, 0] + cov[:, 1, 1], 0.0))[:, None] / rng
+        d2 = off**2 / (np.radians(b[rest, 1])[None, :] ** 2 + spread**2)
+        supports = (d2 <= cfg.bearing_gate_chi2) & (rng <= cfg.bearing_max_range_m)
+        supports &= np.abs(batch.t[rest][None, :] - batch.t[a][:, None]) <= cfg.bearing_pair_window_s
+        supports &= (sensor_of[rest][None, :] != sensor_of[a][:, None]) & (sensor_of[rest][None, :] != sensor_of[c][:, None])
+        candidates: list[list[int]] = []
+        for g in range(a.size):
+            members = [int(a[g]), int(c[g])]
+            seen = {sensor_of[a[g]], sensor_of[c[g]]}
+            for r in np.flatnonzero(supports[g])[np.argsort(d2[g, supports[g]])].tolist():
+                if sensor_of[rest[r]] not in seen:  # one bearing per sensor in a fix
+                    members.append(int(rest[r]))
+                    seen.add(sensor_of[rest[r]])
+            candidates.append(members)
+        # Judge each candidate by all its bearings at once: intersected together, a true fix
+        # leaves residuals of the size of the bearing errors; a ghost that caught a third bearing
+        # by chance does not. A candidate that fails falls back to its pair.
+        table = self._bearing_table(candidates)
+        p, cov, valid = self._intersect(batch, table)
+        residual = self._bearing_residual(batch, table, p)
+        n = (table >= 0).sum(axis=1)
+        fails = ~valid | (residual > _CHI2_999[np.minimum(np.maximum(n - 2, 1), len(_CHI2_999)) - 1])
+        for g in np.flatnonzero(fails & (n > 2)).tolist():
+            candidates[g] = candidates[g][:2]
+            n[g], residual[g] = 2, 0.0
+        # A fix on an existing track's prediction comes before one that is not: with two
+        # emitters, a ghost intersection can catch a third sensor's bearing by chance, but it
+        # seldom also lies where a track is expected.
+        # Among those, the likelier comes first: its bearings' residuals plus its distance from
+        # the track's prediction (d^2 + ln|S|), a greedy step towards the best joint assignment.
+        on_track = np.zeros(len(candidates), dtype=bool)
+        track_cost = np.zeros(len(candidates))
+        active = np.flatnonzero(self.status != _FREE)
+        good = np.flatnonzero(valid)
+        if active.size and good.size:
+            present = table[good] >= 0
+            t_fix = np.where(present, batch.t[np.where(present, table[good], 0)], 0.0).sum(axis=1) / present.sum(axis=1)
+            axis = np.arange(3)
+            hit, _, cost = gate_pairs(self.x, self.P, self.t, p[good], np.sqrt(cov[good][:, axis, axis]), t_fix,
+                                      cfg.q_h, cfg.q_v, cfg.gate_chi2, rows=active, cov=cov[good])
+            if hit.size:
+                best = np.full(good.size, np.inf)
+                np.minimum.at(best, hit, cost)
+                on_track[good] = np.isfinite(best)
+                track_cost[good[on_track[good]]] = best[on_track[good]]
+        used: set[int] = set()
+        groups: list[list[int]] = []
+        for g in np.lexsort((residual + track_cost, ~on_track, -n)).tolist():
+            if used.isdisjoint(candidates[g]):
+                used.update(candidates[g])
+                groups.append(candidates[g])
+        table = self._bearing_table(groups)
+        p, cov, valid = self._intersect(batch, table)
+        table, p, cov = table[valid], p[valid], cov[valid]
+        k = table.shape[0]
+        if k == 0:
+            return None, np.zeros(0, dtype=np.int64)
+        first = table[:, 0]
+        t = np.array([batch.t[row[row >= 0]].mean() for row in table])
+        axis = np.arange(3)
+        fixes = MeasurementBatch(
+            t=t, kind=np.full(k, KIND_PLOT, dtype=np.int8), sensor=["bearing-fix"] * k, identity=[""] * k,
+            pos=p, sigma=np.sqrt(cov[:, axis, axis]), vel=np.full((k, 3), np.nan), vel_sigma=np.zeros(k),
+            operator_lat=np.full(k, np.nan), operator_lon=np.full(k, np.nan),
+            clutter_density=batch.clutter_density[first], cov=cov,
+        )
+        return fixes, table[table >= 0]
+
+    @staticmethod
+    def _bearing_table(groups: list[list[int]]) -> npt.NDArray[np.int64]:
+        """Groups of bearing indices as rows of a table, padded with -1."""
+        table = np.full((len(groups), max(len(g) for g in groups)), -1, dtype=np.int64)
+        for k, g in enumerate(groups):
+            table[k, : len(g)] = g
+        return table
+
+    @staticmethod
+    def _bearing_residual(batch: MeasurementBatch, table: npt.NDArray[np.int64], p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Sum over each group's bearings of the squared azimuth miss of point ``p``, in sigmas."""
+        b = batch.bearing
+        assert b is not None
+        present = table >= 0
+        rows = np.where(present, table, 0)
+        d = p[:, None, :2] - batch.pos[rows][..., :2]
+        miss = wrap_deg(b[rows, 0] - np.degrees(np.arctan2(d[..., 0], d[..., 1]))) / b[rows, 1]
+        return np.where(present, np.nan_to_num(miss, nan=1e6) ** 2, 0.0).sum(axis=1)
+
+    def _intersect(self, batch: MeasurementBatch, table: npt.NDArray[np.int64]):  # noqa: ANN202
+        """Triangulate groups of bearings (rows of ``table``, -1 padding): ``(p, cov, valid)``.
+
+        Azimuth-only groups get the height prior; a fix beyond the sensors' range is invalid."""
+        cfg = self.config
+        b = batch.bearing
+        assert b is not None
+        present = table >= 0
+        rows = np.where(present, table, 0)
+        sensor = batch.pos[rows]
+        az = np.where(present, b[rows, 0], np.nan)
+        sigma = np.where(present, b[rows, 1], 1.0)
+        up = np.nanmean(np.where(present, sensor[..., 2], np.nan)) + cfg.bearing_height_m
+        p, cov, valid = triangulate_bearings(sensor, az, sigma, up_prior=(up, cfg.bearing_height_sigma_m**2))
+        reach = np.hypot(p[:, None, 0] - sensor[..., 0], p[:, None, 1] - sensor[..., 1])
+        valid &= np.all(~present | (reach <= cfg.bearing_max_range_m), axis=1)
+        return p, cov, valid
 
     def _step_identities(self, batch: MeasurementBatch, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Associate identity-bearing observations; returns the slots updated."""
