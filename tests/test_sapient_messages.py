@@ -16,7 +16,7 @@ import pytest
 from conftest import shared_data
 from google.protobuf import json_format
 
-from skywarden.core.records import PlotObservation, RemoteIdObservation, SensorStatus, decode_observation, encode_record
+from skywarden.core.records import BearingObservation, PlotObservation, RemoteIdObservation, SensorStatus, decode_observation, encode_record
 from skywarden.sources.decode import DecodeOptions, DecodeStats, FormatError, decode_stream
 from skywarden.sources.sapient import build
 from skywarden.sources.sapient.bindings import Registration, SapientMessage
@@ -312,17 +312,28 @@ def test_range_bearing_north_references() -> None:
     assert records[1].azimuth_deg == pytest.approx(359.5)
 
 
-def test_bearing_only_is_skipped_and_2d_gets_an_unknown_altitude() -> None:
+def test_bearing_only_becomes_a_bearing_and_2d_gets_an_unknown_altitude() -> None:
     node = build.status_report(NODE, T0, *SITE)
-    bearing_only = build.detection_range_bearing(NODE, T0, 1000.0, 45.0)
+    bearing_only = build.detection_range_bearing(NODE, T0, 1000.0, 45.0, azimuth_error_deg=2.5)
     bearing_only.detection_report.range_bearing.ClearField("range")
     flat = build.detection_range_bearing(NODE, T0, 1000.0, 45.0)  # no elevation
     flat_ll = build.detection_location(NODE, T0, 51.18, -1.81)  # no z
     records, stats = session(node, bearing_only, flat, flat_ll)
-    assert stats.skipped_by_reason == {"bearing_only": 1}
-    _, p_rb, p_ll = records
+    assert stats.skipped_by_reason == {}
+    _, b, p_rb, p_ll = records
+    # An RF direction finder's report: a direction from the node, at the node's position.
+    assert isinstance(b, BearingObservation)
+    assert (b.lat, b.lon, b.alt_m) == pytest.approx(SITE) and b.azimuth_deg == 45.0 and b.sigma_azimuth_deg == 2.5
     assert p_rb.sigma_v_m == 1000.0 and p_rb.alt_m == pytest.approx(SITE[2], abs=0.2)
     assert p_ll.alt_m == SITE[2] and p_ll.sigma_v_m == 1000.0
+
+
+def test_range_bearing_errors_reach_the_plot_as_polar_sigmas() -> None:
+    node = build.status_report(NODE, T0, *SITE)
+    det = build.detection_range_bearing(NODE, T0, 3000.0, 120.0, range_error_m=15.0, azimuth_error_deg=0.5)
+    (_, plot), _ = session(node, det)
+    assert plot.sigma_range_m == pytest.approx(15.0) and plot.sigma_azimuth_deg == pytest.approx(0.5)
+    assert plot.range_m == pytest.approx(3000.0) and plot.azimuth_deg == pytest.approx(120.0)
 
 
 def test_geoid_altitudes() -> None:

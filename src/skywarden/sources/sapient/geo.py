@@ -49,6 +49,8 @@ __all__ = [
     "parse_utm_zone",
     "location_to_wgs84",
     "range_bearing_to_wgs84",
+    "range_bearing_direction",
+    "Direction",
     "ground_distance_m",
     "GEOID_SIGMA_M",
     "UNKNOWN_ALT_SIGMA_M",
@@ -110,6 +112,8 @@ class Position:
     range_m: float | None = None
     azimuth_deg: float | None = None
     elevation_deg: float | None = None
+    sigma_range_m: float | None = None
+    sigma_azimuth_deg: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,40 +279,41 @@ def grid_convergence_deg(lat: float, lon: float, zone_text: str = "") -> float:
     return float(_utm_proj(number, north).get_factors(lon, lat).meridian_convergence)
 
 
-def range_bearing_to_wgs84(
+@dataclass(frozen=True, slots=True)
+class Direction:
+    """A SAPIENT range-bearing's direction from its node: azimuth from true north and elevation
+    (degrees), with their 1-sigma errors where the node stated them."""
+
+    azimuth_deg: float
+    elevation_deg: float | None = None
+    sigma_azimuth_deg: float | None = None
+    sigma_elevation_deg: float | None = None
+
+
+def range_bearing_direction(
     rb: RangeBearing,
     origin: tuple[float, float, float],
     declination_deg: float | None = None,
     zone_text: str = "",
-) -> Position:
-    """A SAPIENT ``RangeBearing`` measured from ``origin`` (the node: lat, lon degrees, metres
-    above the ellipsoid) as a WGS84 :class:`Position`, exactly (pyproj's topocentric frame).
-
-    ``declination_deg`` (east positive) turns magnetic azimuths into true ones; ``zone_text`` is
-    the UTM zone whose grid north a ``GRID`` azimuth refers to (default: the origin's zone).
-    A range-bearing without ``range`` (a bearing-only sensor) raises ``Unusable("no_range")``;
-    without ``elevation`` the target is put at the node's height (``sigma_v_m`` then
-    :data:`UNKNOWN_ALT_SIGMA_M`).
+) -> Direction:
+    """The direction of a SAPIENT ``RangeBearing`` from ``origin`` (the node: lat, lon degrees),
+    with the azimuth turned to true north; raises :class:`Unusable` with a reason.
 
     >>> from skywarden.sources.sapient.bindings import RangeBearing
-    >>> p = range_bearing_to_wgs84(RangeBearing(azimuth=90.0, elevation=0.0, range=1.0, coordinate_system=3, datum=1), (51.0, -1.0, 100.0))
-    >>> round(p.lat, 5), round(p.lon, 5), round(p.alt_m, 2), p.range_m
-    (51.0, -0.98575, 100.08, 1000.0)
+    >>> range_bearing_direction(RangeBearing(azimuth=90.0, azimuth_error=2.0, coordinate_system=3, datum=1), (51.0, -1.0, 0.0))
+    Direction(azimuth_deg=90.0, elevation_deg=None, sigma_azimuth_deg=2.0, sigma_elevation_deg=None)
     """
     units = _RB_UNITS.get(rb.coordinate_system)
     if units is None:
         raise Unusable("unsupported_coordinate_system", f"range_bearing coordinate_system {rb.coordinate_system}")
-    rad, metres = units
+    rad, _ = units
     if not rb.HasField("azimuth"):
         raise Unusable("missing_azimuth", "range_bearing without azimuth")
-    if not rb.HasField("range"):
-        raise Unusable("no_range", "bearing-only report (no range)")
     az_deg = math.degrees(rb.azimuth * rad)
-    el_deg = math.degrees(rb.elevation * rad) if rb.HasField("elevation") else 0.0
-    r = rb.range * metres
-    if not _finite(az_deg, el_deg, r) or not (0.0 <= r <= 2_000_000.0) or not (-90.0 <= el_deg <= 90.0):
-        raise Unusable("implausible_location", f"range {rb.range}, azimuth {rb.azimuth}, elevation {rb.elevation} in the declared units")
-    lat0, lon0, alt0 = origin
+    el_deg = math.degrees(rb.elevation * rad) if rb.HasField("elevation") else None
+    if not _finite(az_deg, 0.0 if el_deg is None else el_deg) or (el_deg is not None and not -90.0 <= el_deg <= 90.0):
+        raise Unusable("implausible_location", f"azimuth {rb.azimuth}, elevation {rb.elevation} in the declared units")
+    lat0, lon0, _ = origin
     datum = rb.datum
     if datum == _RB_TRUE:
         pass
@@ -322,7 +327,46 @@ def range_bearing_to_wgs84(
         raise Unusable("platform_bearing", "azimuth relative to the platform heading, which the fusion node does not know")
     else:
         raise Unusable("unspecified_datum", "range_bearing datum (which north) not specified")
-    az_deg %= 360.0
+
+    def angle_sigma(field: str) -> float | None:
+        if not rb.HasField(field):
+            return None
+        sigma = _sigma(math.degrees(getattr(rb, field) * rad))
+        return sigma if sigma is not None and sigma <= 45.0 else None
+
+    return Direction(az_deg % 360.0, el_deg, angle_sigma("azimuth_error"), angle_sigma("elevation_error"))
+
+
+def range_bearing_to_wgs84(
+    rb: RangeBearing,
+    origin: tuple[float, float, float],
+    declination_deg: float | None = None,
+    zone_text: str = "",
+) -> Position:
+    """A SAPIENT ``RangeBearing`` measured from ``origin`` (the node: lat, lon degrees, metres
+    above the ellipsoid) as a WGS84 :class:`Position`, exactly (pyproj's topocentric frame).
+
+    ``declination_deg`` (east positive) turns magnetic azimuths into true ones; ``zone_text`` is
+    the UTM zone whose grid north a ``GRID`` azimuth refers to (default: the origin's zone).
+    A range-bearing without ``range`` (a bearing-only sensor) raises ``Unusable("no_range")``
+    (see :func:`range_bearing_direction`); without ``elevation`` the target is put at the node's
+    height (``sigma_v_m`` then :data:`UNKNOWN_ALT_SIGMA_M`).
+
+    >>> from skywarden.sources.sapient.bindings import RangeBearing
+    >>> p = range_bearing_to_wgs84(RangeBearing(azimuth=90.0, elevation=0.0, range=1.0, coordinate_system=3, datum=1), (51.0, -1.0, 100.0))
+    >>> round(p.lat, 5), round(p.lon, 5), round(p.alt_m, 2), p.range_m
+    (51.0, -0.98575, 100.08, 1000.0)
+    """
+    direction = range_bearing_direction(rb, origin, declination_deg, zone_text)
+    if not rb.HasField("range"):
+        raise Unusable("no_range", "bearing-only report (no range)")
+    rad, metres = _RB_UNITS[rb.coordinate_system]
+    az_deg = direction.azimuth_deg
+    el_deg = direction.elevation_deg or 0.0
+    r = rb.range * metres
+    if not _finite(r) or not (0.0 <= r <= 2_000_000.0):
+        raise Unusable("implausible_location", f"range {rb.range}, azimuth {rb.azimuth}, elevation {rb.elevation} in the declared units")
+    lat0, lon0, alt0 = origin
     az, el = math.radians(az_deg), math.radians(el_deg)
     horizontal = r * math.cos(el)
     lat, lon, alt = _frame(lat0, lon0, alt0).to_geodetic([horizontal * math.sin(az)], [horizontal * math.cos(az)], [r * math.sin(el)])
@@ -335,4 +379,5 @@ def range_bearing_to_wgs84(
     return Position(
         float(lat[0]), float(lon[0]), float(alt[0]), _larger(sigma_r, sigma_az), sigma_v,
         range_m=r, azimuth_deg=az_deg, elevation_deg=el_deg,
+        sigma_range_m=sigma_r, sigma_azimuth_deg=direction.sigma_azimuth_deg,
     )

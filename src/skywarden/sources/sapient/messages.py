@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
 
-from skywarden.core.records import PlotObservation, RemoteIdObservation, SensorStatus
+from skywarden.core.records import BearingObservation, PlotObservation, RemoteIdObservation, SensorStatus
 from skywarden.sources.decode import DecodeOptions, DecodeStats, FormatError, Record
 from skywarden.sources.sapient.bindings import (
     ICD_VERSION,
@@ -66,6 +66,7 @@ from skywarden.sources.sapient.geo import (
     Unusable,
     ground_distance_m,
     location_to_wgs84,
+    range_bearing_direction,
     range_bearing_to_wgs84,
 )
 from skywarden.sources.sapient.validate import is_ulid, violations
@@ -457,8 +458,8 @@ class SapientDmm:
             else:
                 raise _Reject("missing_field", "detection_report.location_oneof")
         except Unusable as exc:
-            if exc.reason == "no_range":
-                raise _Skip("bearing_only") from None
+            if exc.reason == "no_range" and origin is not None:
+                return _Outcome([self._bearing(det, node, t, origin, self._sensor(msg))])
             raise _Reject(exc.reason, exc.detail) from None
         alt, sigma_v = pos.alt_m, pos.sigma_v_m
         if alt is None:  # a 2-D location: put it at the node's height, and say it is unknown
@@ -477,9 +478,19 @@ class SapientDmm:
             t=t, sensor=sensor, lat=pos.lat, lon=pos.lon, alt_m=alt,
             sigma_h_m=pos.sigma_h_m, sigma_v_m=sigma_v,
             range_m=pos.range_m, azimuth_deg=pos.azimuth_deg, elevation_deg=pos.elevation_deg,
+            sigma_range_m=pos.sigma_range_m, sigma_azimuth_deg=pos.sigma_azimuth_deg,
             sensor_track=_ulid_track(det.object_id),
         )
         return _Outcome([plot])
+
+    def _bearing(self, det: Message, node: NodeInfo, t: float, origin: tuple[float, float, float], sensor: str) -> BearingObservation:
+        """A bearing-only detection (an RF direction finder, no range): a direction from the node."""
+        d = range_bearing_direction(det.range_bearing, origin, self.config.declination_deg, node.utm_zone)
+        return BearingObservation(
+            t=t, sensor=sensor, lat=origin[0], lon=origin[1], alt_m=origin[2],
+            azimuth_deg=d.azimuth_deg, sigma_azimuth_deg=d.sigma_azimuth_deg,
+            elevation_deg=d.elevation_deg, sigma_elevation_deg=d.sigma_elevation_deg,
+        )
 
     def _remote_id(self, det: Message, node: NodeInfo, t: float, sensor: str, pos: Position, alt: float,
                    sigma_v: float | None) -> RemoteIdObservation:
