@@ -258,6 +258,14 @@ def skywarden_imm(frame: LocalFrame) -> TrackerLike:
 IMM_LABEL = "skywarden, IMM"
 
 
+def skywarden_jpda(frame: LocalFrame) -> TrackerLike:
+    """Tracker v1 (drone tuning) with JPDA in contested clusters instead of GNN."""
+    return Tracker(frame, TrackerConfig(association="jpda"))
+
+
+JPDA_LABEL = "skywarden v1, JPDA"
+
+
 def run_skywarden(scn: Scenario, factory: TrackerFactory = skywarden_v1, label: str = "skywarden v1") -> RunResult:
     """Feed the scenario to a skywarden tracker made by ``factory``; time ``step`` only.
 
@@ -541,6 +549,8 @@ def main() -> None:
             s_matched = summarise(scn, matched, score_run(scn, matched))
         imm_run = run_in_child(run_skywarden, scn, skywarden_imm, IMM_LABEL)
         s_imm = summarise(scn, imm_run, score_run(scn, imm_run))
+        jpda_run = run_in_child(run_skywarden, scn, skywarden_jpda, JPDA_LABEL)
+        s_jpda = summarise(scn, jpda_run, score_run(scn, jpda_run))
         s_ss = None
         if args.skip_stonesoup_above is None or scn.n_targets <= args.skip_stonesoup_above:
             ss = run_in_child(run_stonesoup, scn)
@@ -550,7 +560,8 @@ def main() -> None:
         if s_matched:
             lines.append(row(scn, MATCHED_LABEL, s_matched))
         lines.append(row(scn, IMM_LABEL, s_imm))
-        print("\n".join(lines[-4:]), file=sys.stderr, flush=True)
+        lines.append(row(scn, JPDA_LABEL, s_jpda))
+        print("\n".join(lines[-5:]), file=sys.stderr, flush=True)
         if s_ss:
             r = s_sky["cpu_mean_ms"] / s_ss["cpu_mean_ms"]
             r_m = f"{s_matched['cpu_mean_ms'] / s_ss['cpu_mean_ms']:.4f}" if s_matched else "-"
@@ -560,6 +571,7 @@ def main() -> None:
                 if s_matched:
                     targets += target_checks(MATCHED_LABEL, s_matched, s_ss)
                 targets += target_checks(IMM_LABEL, s_imm, s_ss)
+                targets += target_checks(JPDA_LABEL, s_jpda, s_ss)
     elapsed = time.perf_counter() - started
 
     shown_args = [a for a in sys.argv[1:] if a != args.note] if args.note else sys.argv[1:]

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from skywarden.fusion.kalman import position_innovation
 
-__all__ = ["gate_pairs", "assign_gnn", "close_pairs"]
+__all__ = ["gate_pairs", "assign_gnn", "close_pairs", "jpda_marginals", "JPDA_MAX_EVENTS"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -274,3 +274,115 @@ def assign_gnn(obs_i: IntArray, trk_i: IntArray, cost: FloatArray) -> tuple[IntA
         out_t = np.concatenate([out_t, trk_u[t_u[c[ok]]]])
     order = np.argsort(out_o, kind="stable")
     return out_o[order], out_t[order]
+
+
+JPDA_MAX_EVENTS = 20_000
+"""A cluster with more joint association events than this gets the cheap JPDA approximation
+instead of exact enumeration."""
+
+
+def _count_events(weights: FloatArray, limit: int) -> int:
+    """Joint events (each track: one of its gated observations or none, no observation twice) of a
+    cluster, counted up to ``limit``."""
+    gated = [np.flatnonzero(row > 0).tolist() for row in weights]
+    count = 0
+
+    def walk(k: int, used: frozenset[int]) -> None:
+        nonlocal count
+        if count > limit:
+            return
+        if k == len(gated):
+            count += 1
+            return
+        walk(k + 1, used)
+        for j in gated[k]:
+            if j not in used:
+                walk(k + 1, used | {j})
+
+    walk(0, frozenset())
+    return count
+
+
+def _exact_marginals(log_w: FloatArray, gated: npt.NDArray[np.bool_]) -> FloatArray:
+    """Exact JPDA marginals of one cluster: ``(T, O + 1)``, column 0 the probability of no detection.
+
+    ``log_w[i, j]`` is the log likelihood ratio of track ``i`` taking observation ``j`` against
+    its missing it and ``j`` being clutter. Events are enumerated recursively with their summed log
+    weights; the marginals are their normalised sums (log-sum-exp).
+    """
+    n_t, n_o = log_w.shape
+    options = [np.flatnonzero(gated[i]).tolist() for i in range(n_t)]
+    events: list[tuple[float, tuple[int, ...]]] = []
+
+    def walk(k: int, used: frozenset[int], total: float, choice: tuple[int, ...]) -> None:
+        if k == n_t:
+            events.append((total, choice))
+            return
+        walk(k + 1, used, total, choice + (-1,))
+        for j in options[k]:
+            if j not in used:
+                walk(k + 1, used | {j}, total + float(log_w[k, j]), choice + (j,))
+
+    walk(0, frozenset(), 0.0, ())
+    logs = np.array([e[0] for e in events])
+    prob = np.exp(logs - logs.max())
+    prob /= prob.sum()
+    choices = np.array([e[1] for e in events], dtype=np.int64)  # (E, T), -1 = missed
+    out = np.zeros((n_t, n_o + 1))
+    for i in range(n_t):
+        np.add.at(out[i], choices[:, i] + 1, prob)
+    return out
+
+
+def jpda_marginals(obs_i: IntArray, trk_i: IntArray, log_w: FloatArray) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Joint probabilistic data association: the probability of each gated pair.
+
+    Args:
+        obs_i, trk_i: gated (observation, track) pairs.
+        log_w: per pair, ``ln(Pd p(z | track) / ((1 - Pd) clutter density))``: the log likelihood
+            ratio of the track having produced the observation against the track being missed
+            and the observation being clutter.
+
+    Returns:
+        ``(beta, tracks, beta0)``: ``beta`` per pair; the distinct tracks and, per track, the
+        probability that none of its gated observations is its own.
+
+    Clusters (connected components of the gating graph) are solved independently: exactly, by
+    enumerating the joint events, up to :data:`JPDA_MAX_EVENTS` events, else by Fitzgerald's cheap
+    JPDA, ``beta_ij = w_ij / (sum_j w_ij + sum_i w_ij - w_ij + 1)``.
+
+    Example: two tracks both gate one observation; the nearer takes most of it.
+        >>> beta, tracks, beta0 = jpda_marginals(np.array([0, 0]), np.array([0, 1]), np.array([5.0, 3.0]))
+        >>> beta.round(3).tolist(), beta0.round(3).tolist()
+        ([0.876, 0.118], [0.124, 0.882])
+    """
+    beta = np.zeros(obs_i.size)
+    tracks, trk_c = np.unique(trk_i, return_inverse=True)
+    beta0 = np.ones(tracks.size)
+    if obs_i.size == 0:
+        return beta, tracks, beta0
+    obs_u, obs_c = np.unique(obs_i, return_inverse=True)
+    label = _components(obs_c, trk_c, obs_u.size)
+    edge_label = label[obs_c]
+    order = np.argsort(edge_label, kind="stable")
+    sorted_label = edge_label[order]
+    starts = np.flatnonzero(np.r_[True, sorted_label[1:] != sorted_label[:-1]])
+    ends = np.r_[starts[1:], sorted_label.size]
+    for a, b in zip(starts.tolist(), ends.tolist()):
+        edges = order[a:b]
+        rows, r = np.unique(trk_c[edges], return_inverse=True)
+        cols, c = np.unique(obs_c[edges], return_inverse=True)
+        lw = np.full((rows.size, cols.size), -np.inf)
+        lw[r, c] = log_w[edges]
+        gated = np.isfinite(lw)
+        if rows.size == 1 or cols.size == 1 or _count_events(gated.astype(float), JPDA_MAX_EVENTS) <= JPDA_MAX_EVENTS:
+            m = _exact_marginals(lw, gated)
+        else:
+            w = np.where(gated, np.exp(np.minimum(lw, 700.0)), 0.0)
+            m = np.zeros((rows.size, cols.size + 1))
+            m[:, 1:] = w / (w.sum(axis=1, keepdims=True) + w.sum(axis=0, keepdims=True) - w + 1.0)
+            m[:, 0] = np.maximum(0.0, 1.0 - m[:, 1:].sum(axis=1))
+            m /= m.sum(axis=1, keepdims=True)
+        beta[edges] = m[r, c + 1]
+        beta0[rows] = m[:, 0]
+    return beta, tracks, beta0

@@ -29,7 +29,7 @@ import numpy.typing as npt
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import TrackBatch
 from skywarden.fusion import imm, kalman
-from skywarden.fusion.association import assign_gnn, close_pairs, gate_pairs
+from skywarden.fusion.association import assign_gnn, close_pairs, gate_pairs, jpda_marginals
 from skywarden.fusion.classify import classify, features_from_history
 from skywarden.fusion.measurement_models import bearing_update, polar_jacobian, triangulate_bearings, wrap_deg
 from skywarden.fusion.measurements import KIND_ADSB, KIND_BEARING, KIND_PLOT, KIND_REMOTE_ID, MeasurementBatch
@@ -126,11 +126,22 @@ class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Prior on a target's height above the bearing sensors, metres, for fixes from azimuths alone."""
     bearing_frequency_tolerance_mhz: float = 2.0
     """Two bearings that both state a frequency are of one emitter only within this tolerance."""
+    association: Literal["gnn", "jpda"] = "gnn"
+    """How plots are shared among tracks whose gates overlap. ``gnn``: the single most likely
+    assignment. ``jpda``: where several tracks and plots of one sensor contend (a cluster), each
+    track is updated with all its gated plots weighted by their joint association probabilities
+    (exact JPDA, cheap JPDA for huge clusters); uncontested pairs are plain updates. For sensors
+    that report each target at most once per step; needs ``motion = "ncv"``."""
     motion: Literal["imm", "ncv"] = "ncv"
     """``imm``: an interacting multiple model filter per track (constant velocity, manoeuvre,
     hover; :data:`skywarden.fusion.imm.DRONE` tuning, :data:`~skywarden.fusion.imm.MANNED` for
     manned aircraft), which also covers a manoeuvring target that missed its gate. ``ncv``: one
     nearly-constant-velocity Kalman filter with ``q_h``/``q_v`` and a second-chance manoeuvre gate."""
+
+
+    def __post_init__(self) -> None:
+        if self.association == "jpda" and self.motion != "ncv":
+            raise ValueError('association = "jpda" needs motion = "ncv" (the IMM is updated by GNN)')
 
 
 class Tracker:
@@ -155,6 +166,7 @@ class Tracker:
         self._step_count = 0
         self.plausibility = PlausibilityState()
         self.distrusted_reports = 0
+        self._sensor_codes: dict[str, int] = {}
         """Remote ID reports not used to move their track because the radar contradicts them."""
         self._free: list[int] = list(range(capacity - 1, -1, -1))
         mask_bits = self.config.confirm_n
@@ -190,6 +202,10 @@ class Tracker:
         # its reports are checked against and what gates the plots, so a false broadcast can
         # neither drag the plots' association away nor hide the drone the radar sees.
         self.has_rid = np.zeros(capacity, dtype=bool)
+        # The sensor (a code, see _sensor_codes) and time of each track's last plot: two tracks
+        # that one sensor resolved in the same scan are two objects, never duplicates.
+        self.plot_sensor = np.full(capacity, -1, dtype=np.int64)
+        self.plot_t = np.full(capacity, np.nan)
         self.identified = np.zeros(capacity, dtype=bool)
         """The track carries a Remote ID or an ADS-B identity (uas_id or icao24 set)."""
         self.r_valid = np.zeros(capacity, dtype=bool)
@@ -206,7 +222,7 @@ class Tracker:
         new = old * 2
         arrays = ("x", "P", "t", "status", "hits", "score", "track_id", "last_update_t", "track_class", "operator_lat", "operator_lon",
                   "hist_x", "hist_t", "hist_n", "mu", "mx", "mP", "class_prob", "declared_uav",
-                  "has_rid", "identified", "r_valid", "rx", "rP", "rt")
+                  "has_rid", "identified", "plot_sensor", "plot_t", "r_valid", "rx", "rP", "rt")
         saved = {name: getattr(self, name) for name in arrays}
         uas, icao = self.uas_id, self.icao24
         self._allocate(new)
@@ -601,16 +617,20 @@ class Tracker:
     def _step_plots(self, batch: MeasurementBatch, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         cfg = self.config
         candidates = np.flatnonzero(self.status != _FREE)
-        obs_i, trk = self._associate(batch, idx, candidates)
+        if cfg.association == "jpda":
+            obs_i, trk, shared_obs, shared_trk, clustered = self._associate_jpda(batch, idx, candidates)
+        else:
+            obs_i, trk = self._associate(batch, idx, candidates)
+            shared_obs = shared_trk = clustered = np.zeros(0, dtype=np.int64)
         if obs_i.size:
             self._update(trk, batch, obs_i)
-        rest = np.setdiff1d(idx, obs_i, assume_unique=True)
+        rest = np.setdiff1d(idx, np.concatenate([obs_i, shared_obs]))
         # Second chance for a confirmed track that got no plot: its object may be manoeuvring
         # (a sharp turn of a fixed-wing drone) and its covariance too optimistic. Widen it by one
         # step of manoeuvre-sized process noise and gate again; on a match the update uses the
         # widened covariance, so the velocity catches up within a step or two instead of a new
         # track splitting off.
-        idle = np.setdiff1d(candidates[self.status[candidates] == CONFIRMED], trk, assume_unique=True)
+        idle = np.setdiff1d(candidates[self.status[candidates] == CONFIRMED], np.concatenate([trk, clustered]))
         if self._micro_step:
             # In a live micro-batch most tracks are simply not due yet: only one that has gone a
             # while without an update can have missed its plot. (A replay step spans the whole
@@ -642,7 +662,7 @@ class Tracker:
             rest = np.setdiff1d(rest, r_obs, assume_unique=True)
             done = r_trk
         new = self._initiate_plots(batch, rest)
-        return np.concatenate([trk, m_trk, *later, new])
+        return np.concatenate([trk, shared_trk, m_trk, *later, new])
 
     def _probe_rescans(self, sensor: str) -> bool:
         """Whether to look for a sensor's next scans within this step.
@@ -703,8 +723,27 @@ class Tracker:
         With ``min_dt``, only pairs whose observation is at least that many seconds newer than
         the track state are considered.
         """
+        pair_o, pair_s, cost = self._gate(batch, obs_idx, slots, q, min_dt, P_add)
+        # Where one track gates with several plots of one sensor (a sensor faster than the step),
+        # prefer the earliest: the later ones then update it in time order as its next scans.
+        # The bias exceeds any cost difference inside the gate once plots are a scan apart.
+        t_obs = batch.t[pair_o]
+        if t_obs.size:
+            cost = cost + _EARLIER_BIAS_PER_S * (t_obs - t_obs.min())
+        return assign_gnn(pair_o, pair_s, cost)
+
+    def _gate(
+        self,
+        batch: MeasurementBatch,
+        obs_idx: npt.NDArray[np.int64],
+        slots: npt.NDArray[np.int64],
+        q: tuple[float, float] | None = None,
+        min_dt: float | None = None,
+        P_add: npt.NDArray[np.float64] | None = None,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Gated (observation, slot) pairs with their cost ``d^2 + ln|S|``."""
         if obs_idx.size == 0 or slots.size == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
         cfg = self.config
         q_h, q_v = q or (cfg.q_h, cfg.q_v)
         x, P, t, rows = self.x, self.P, self.t, slots
@@ -726,14 +765,74 @@ class Tracker:
         if min_dt is not None:
             newer = batch.t[obs_idx[pair_o]] - self.t[slots[pair_s]] >= min_dt
             pair_o, pair_s, cost = pair_o[newer], pair_s[newer], cost[newer]
-        # Where one track gates with several plots of one sensor (a sensor faster than the step),
-        # prefer the earliest: the later ones then update it in time order as its next scans.
-        # The bias exceeds any cost difference inside the gate once plots are a scan apart.
-        t_obs = batch.t[obs_idx[pair_o]]
-        if t_obs.size:
-            cost = cost + _EARLIER_BIAS_PER_S * (t_obs - t_obs.min())
-        oi, si = assign_gnn(pair_o, pair_s, cost)
-        return obs_idx[oi], slots[si]
+        return obs_idx[pair_o], slots[pair_s], cost
+
+    def _associate_jpda(self, batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64], slots: npt.NDArray[np.int64]):  # noqa: ANN202
+        """JPDA association of one sensor's plots: uncontested pairs are returned for a plain
+        update; tracks in contested clusters are updated here with probability-weighted plots.
+
+        Returns ``(obs, slots, shared_obs, shared_slots, clustered)``: the plain pairs, the plots
+        the clusters used (at least even odds of being some track's), the cluster tracks that
+        count as detected this step (at least even odds) and all cluster tracks.
+        """
+        cfg = self.config
+        empty = np.zeros(0, dtype=np.int64)
+        pair_o, pair_s, cost = self._gate(batch, obs_idx, slots)
+        if pair_o.size == 0:
+            return empty, empty, empty, empty, empty
+        _, o_c, o_n = np.unique(pair_o, return_inverse=True, return_counts=True)
+        _, s_c, s_n = np.unique(pair_s, return_inverse=True, return_counts=True)
+        single = (o_n[o_c] == 1) & (s_n[s_c] == 1)
+        po, ps, pc = pair_o[~single], pair_s[~single], cost[~single]
+        if po.size == 0:
+            return pair_o, pair_s, empty, empty, empty
+        loglik = -0.5 * (pc + 3 * _LN_2PI)
+        log_w = np.log(cfg.pd / (1.0 - cfg.pd)) + loglik - np.log(batch.clutter_density[po])
+        beta, tracks, beta0 = jpda_marginals(po, ps, log_w)
+        self._update_jpda(tracks, po, ps, beta, beta0, batch)
+        obs_u, inv = np.unique(po, return_inverse=True)
+        taken = np.zeros(obs_u.size)
+        np.add.at(taken, inv, beta)
+        return pair_o[single], pair_s[single], obs_u[taken >= 0.5], tracks[beta0 <= 0.5], tracks
+
+    def _update_jpda(self, tracks: npt.NDArray[np.int64], po: npt.NDArray[np.int64], ps: npt.NDArray[np.int64],
+                     beta: npt.NDArray[np.float64], beta0: npt.NDArray[np.float64], batch: MeasurementBatch) -> None:
+        """PDA update of ``tracks`` with their gated plots ``po`` weighted by ``beta`` (Bar-Shalom):
+        the combined innovation, and the covariance widened by the spread of the innovations."""
+        cfg = self.config
+        k = tracks.size
+        row = np.searchsorted(tracks, ps)
+        width = int(np.bincount(row, minlength=k).max())
+        order = np.lexsort((-beta, row))
+        row, obs, b = row[order], po[order], beta[order]
+        col = np.arange(row.size) - np.searchsorted(row, row)  # rank within the track's plots
+        B = np.zeros((k, width))
+        B[row, col] = b
+        Z = np.zeros((k, width, 3))
+        Z[row, col] = batch.pos[obs]
+        R = np.zeros((k, 3, 3))
+        np.add.at(R, row, b[:, None, None] * batch.position_cov(obs))
+        first = col == 0
+        ref = np.empty(k, dtype=np.int64)
+        ref[row[first]] = obs[first]  # each track's most probable plot sets its update time
+        detected = B.sum(axis=1)
+        R /= np.maximum(detected, 1e-12)[:, None, None]
+        dt = batch.t[ref] - self.t[tracks]
+        x, P = kalman.predict(self.x[tracks], self.P[tracks], dt, cfg.q_h, cfg.q_v)
+        S = P[:, :3, :3] + R
+        S_inv, _ = kalman.sym3_inverse(0.5 * (S + np.swapaxes(S, 1, 2)))
+        K = P[:, :, :3] @ S_inv
+        nu_j = np.where(B[..., None] > 0, Z - x[:, None, :3], 0.0)
+        nu = np.einsum("kj,kji->ki", B, nu_j)
+        spread = np.einsum("kj,kji,kjl->kil", B, nu_j, nu_j) - nu[:, :, None] * nu[:, None, :]
+        Pc = P - K @ S @ np.swapaxes(K, 1, 2)
+        Pn = beta0[:, None, None] * P + (1.0 - beta0)[:, None, None] * Pc + K @ spread @ np.swapaxes(K, 1, 2)
+        self.x[tracks] = x + np.einsum("kij,kj->ki", K, nu)
+        self.P[tracks] = 0.5 * (Pn + np.swapaxes(Pn, 1, 2))
+        seen = beta0 <= 0.5
+        self._update_radar_reference(tracks[seen], batch, ref[seen])
+        self._updated(tracks[seen], batch, ref[seen])
+        self.t[tracks[~seen]] = batch.t[ref[~seen]]
 
     def _update(
         self,
@@ -863,6 +962,15 @@ class Tracker:
         """Bookkeeping after ``slots`` took ``obs_idx``: state time, last update, pilot position."""
         self.t[slots] = batch.t[obs_idx]
         self.last_update_t[slots] = np.maximum(self.last_update_t[slots], batch.t[obs_idx])
+        self._note_plots(slots, batch, obs_idx)
+
+    def _note_plots(self, slots: npt.NDArray[np.int64], batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64]) -> None:
+        """Remember which sensor last gave each slot a plot, and when."""
+        plot = batch.kind[obs_idx] == KIND_PLOT
+        if plot.any():
+            codes = self._sensor_codes
+            self.plot_sensor[slots[plot]] = [codes.setdefault(batch.sensor[o], len(codes)) for o in obs_idx[plot].tolist()]
+            self.plot_t[slots[plot]] = batch.t[obs_idx[plot]]
         op = np.isfinite(batch.operator_lat[obs_idx])
         self.operator_lat[slots[op]] = batch.operator_lat[obs_idx[op]]
         self.operator_lon[slots[op]] = batch.operator_lon[obs_idx[op]]
@@ -900,6 +1008,9 @@ class Tracker:
         self.has_rid[slots] = False
         self.identified[slots] = False
         self.r_valid[slots] = False
+        self.plot_sensor[slots] = -1
+        self.plot_t[slots] = np.nan
+        self._note_plots(slots, batch, obs_idx)
         self.operator_lat[slots] = batch.operator_lat[obs_idx]
         self.operator_lon[slots] = batch.operator_lon[obs_idx]
         for s in slots.tolist():
@@ -1026,9 +1137,13 @@ class Tracker:
         # track started from one plot knows its position but hardly its velocity.
         vel_var = np.trace(self.P[sa, 3:, 3:], axis1=1, axis2=2) + np.trace(self.P[sb, 3:, 3:], axis1=1, axis2=2)
         close_vel = np.linalg.norm(self.x[sa, 3:] - self.x[sb, 3:], axis=1) <= cfg.merge_velocity_mps + 3.0 * np.sqrt(vel_var)
+        # One sensor saw both in the same scan: two objects (a close formation), not one.
+        a_, b_ = sa[close_vel], sb[close_vel]
+        resolved = (self.plot_sensor[a_] == self.plot_sensor[b_]) & (self.plot_sensor[a_] >= 0) & (
+            np.abs(self.plot_t[a_] - self.plot_t[b_]) < cfg.min_rescan_s)
         absorbed: list[int] = []
         gone: set[int] = set()
-        for a, b in zip(sa[close_vel].tolist(), sb[close_vel].tolist()):
+        for a, b in zip(a_[~resolved].tolist(), b_[~resolved].tolist()):
             if a in gone or b in gone or a == b:
                 continue
             keep, drop = self._merge_choice(a, b)
