@@ -276,7 +276,7 @@ def assign_gnn(obs_i: IntArray, trk_i: IntArray, cost: FloatArray) -> tuple[IntA
     return out_o[order], out_t[order]
 
 
-JPDA_MAX_EVENTS = 20_000
+JPDA_MAX_EVENTS = 500
 """A cluster with more joint association events than this gets the cheap JPDA approximation
 instead of exact enumeration."""
 
