@@ -39,12 +39,13 @@ import numpy as np
 import numpy.typing as npt
 
 from skywarden.core.frame import LocalFrame
-from skywarden.core.records import AdsbObservation, Observation, PlotObservation, RemoteIdObservation, Zone
+from skywarden.core.records import AdsbObservation, BearingObservation, Observation, PlotObservation, RemoteIdObservation, Zone
 from skywarden.sim.files import TruthSample
 from skywarden.sim.scenario import (
     KIND_OF,
     AdsbReceiver,
     BirdTarget,
+    DirectionFinder,
     DroneTarget,
     HelicopterTarget,
     MannedAircraftTarget,
@@ -68,7 +69,7 @@ _BATCH = 1 << 18
 _MAX_CHORD_M = 1_000.0
 
 # Observation kinds in the packed table.
-_PLOT, _REMOTE_ID, _ADSB = 0, 1, 2
+_PLOT, _REMOTE_ID, _ADSB, _BEARING = 0, 1, 2, 3
 
 # Output rounding: far below any sensor's noise, and it keeps the JSON short
 # (1e-7 degree is about 1 cm; 1 microsecond).
@@ -285,6 +286,7 @@ class _Block:
     vel: FloatArray  # (M, 3) ENU m/s, true velocity (zeros for plots)
     sigma_h: float
     sigma_v: float
+    azimuth_deg: FloatArray | None = None  # bearings only: the measured azimuth (pos is the sensor's)
 
 
 def _periodic_pairs(first: FloatArray, end: FloatArray, period: float) -> tuple[IntArray, FloatArray]:
@@ -301,7 +303,7 @@ def _batches(n: int) -> Iterator[slice]:
         yield slice(lo, min(lo + _BATCH, n))
 
 
-def _sensor_enu(sensor: RadarSensor | RemoteIdReceiver | AdsbReceiver, frame: LocalFrame) -> FloatArray:
+def _sensor_enu(sensor: RadarSensor | RemoteIdReceiver | AdsbReceiver | DirectionFinder, frame: LocalFrame) -> FloatArray:
     p = sensor.position
     return np.array([float(v[0]) for v in frame.to_enu([p.lat], [p.lon], [p.alt_m])])
 
@@ -400,6 +402,36 @@ def _broadcasts(
     return blocks
 
 
+def _bearings(
+    finder: DirectionFinder,
+    sensor_index: int,
+    emitters: IntArray,
+    phase: FloatArray,
+    traj: Trajectories,
+    frame: LocalFrame,
+    duration_s: float,
+    streams: list[np.random.Generator],
+) -> list[_Block]:
+    """Bearings from the direction finder to the ``emitters`` (drones) in range, one per
+    ``period_s`` each with probability ``pd``, with Gaussian azimuth noise."""
+    site = _sensor_enu(finder, frame)
+    detect_rng, noise_rng = streams[0], streams[1]
+    first = traj.t_start[emitters] + phase[emitters] * finder.period_s
+    local, t_all = _periodic_pairs(first, np.minimum(traj.t_end[emitters], duration_s), finder.period_s)
+    idx_all = emitters[local]
+    blocks = []
+    for b in _batches(idx_all.size):
+        idx, t = idx_all[b], t_all[b]
+        pos, _, alive = traj.state(idx, t)
+        d = pos - site
+        ok = alive & (np.hypot(d[:, 0], d[:, 1]) <= finder.range_m) & (detect_rng.random(idx.size) < finder.pd)
+        az = np.degrees(np.arctan2(d[ok, 0], d[ok, 1])) + noise_rng.standard_normal(int(ok.sum())) * finder.sigma_azimuth_deg
+        m = int(ok.sum())
+        blocks.append(_Block(_BEARING, sensor_index, idx[ok], t[ok], np.tile(site, (m, 1)), np.zeros((m, 3)),
+                             finder.sigma_azimuth_deg, 0.0, np.mod(az, 360.0)))
+    return blocks
+
+
 # ------------------------------------------------------------------------------------ result
 
 
@@ -419,6 +451,7 @@ class _ObservationTable:
     speed: FloatArray
     track: FloatArray
     vspeed: FloatArray
+    azimuth: FloatArray  # bearings: degrees from the sensor (NaN for other kinds)
 
 
 @dataclass(frozen=True)
@@ -485,6 +518,7 @@ class SimulationResult:
             "clutter": int(np.count_nonzero((o.kind == _PLOT) & (o.target < 0))),
             "remote_id": int(np.count_nonzero(o.kind == _REMOTE_ID)),
             "adsb": int(np.count_nonzero(o.kind == _ADSB)),
+            "bearing": int(np.count_nonzero(o.kind == _BEARING)),
             "truth": self.n_truth,
             "targets": len(self.body_ids),
             "zones": len(self.zones),
@@ -501,10 +535,13 @@ class SimulationResult:
                 o.kind[sl].tolist(), o.sensor[sl].tolist(), o.target[sl].tolist(), o.t[sl].tolist(),
                 o.lat[sl].tolist(), o.lon[sl].tolist(), o.alt[sl].tolist(), o.sigma_h[sl].tolist(),
                 o.sigma_v[sl].tolist(), o.speed[sl].tolist(), o.track[sl].tolist(), o.vspeed[sl].tolist(),
+                o.azimuth[sl].tolist(),
             )
-            for kind, s, tg, t, lat, lon, alt, sh, sv, speed, track, vspeed in rows:
+            for kind, s, tg, t, lat, lon, alt, sh, sv, speed, track, vspeed, az in rows:
                 if kind == _PLOT:
                     yield PlotObservation(t=t, sensor=sensor_ids[s], lat=lat, lon=lon, alt_m=alt, sigma_h_m=sh, sigma_v_m=sv)
+                elif kind == _BEARING:
+                    yield BearingObservation(t=t, sensor=sensor_ids[s], lat=lat, lon=lon, alt_m=alt, azimuth_deg=az, sigma_azimuth_deg=sh)
                 elif kind == _REMOTE_ID:
                     drone = targets[tg]
                     assert isinstance(drone, DroneTarget) and drone.remote_id is not None
@@ -575,6 +612,8 @@ def _observation_table(blocks: list[_Block], frame: LocalFrame, start_time: floa
         # round() can carry 359.999 up to 360.0, still a valid track (the bound is inclusive).
         track=np.round(track, d["deg"]),
         vspeed=np.round(vel[:, 2], d["vel"]),
+        azimuth=np.mod(np.round(_concat([b.azimuth_deg if b.azimuth_deg is not None else np.full(b.t.size, np.nan) for b in blocks], (0,))[order],
+                                d["deg"]), 360.0),
     )
 
 
@@ -636,6 +675,7 @@ def simulate(scenario: Scenario, seed: int = 0) -> SimulationResult:
     traj = build_trajectories(targets, frame, scenario.duration_s, motion_rngs)
     of_body = [targets[i] for i, _, _ in bodies]
     broadcasting = np.flatnonzero([isinstance(t, DroneTarget) and t.remote_id is not None for t in of_body])
+    emitters = np.flatnonzero([isinstance(t, DroneTarget) for t in of_body])
     manned = np.flatnonzero(
         [isinstance(t, MannedAircraftTarget) or (isinstance(t, HelicopterTarget) and t.icao24 is not None) for t in of_body]
     )
@@ -646,6 +686,8 @@ def simulate(scenario: Scenario, seed: int = 0) -> SimulationResult:
         streams = [np.random.default_rng(s) for s in _seed_for(seed, _SENSING, sensor.id).spawn(3)]
         if isinstance(sensor, RadarSensor):
             blocks += _radar_plots(sensor, j, traj, frame, scenario.duration_s, streams)
+        elif isinstance(sensor, DirectionFinder):
+            blocks += _bearings(sensor, j, emitters, phase, traj, frame, scenario.duration_s, streams)
         elif isinstance(sensor, RemoteIdReceiver):
             blocks += _broadcasts(sensor, j, _REMOTE_ID, broadcasting, phase, traj, frame, scenario.duration_s, streams[1])
         else:

@@ -13,7 +13,7 @@ A scenario is a YAML (``.yaml``/``.yml``) or TOML (``.toml``) document. Top leve
 ``sensors``
     A list; each item has ``id``, ``type`` (``radar``, ``remote_id`` or ``adsb``), ``position``
     ``{lat, lon, alt_m}`` and ``range_m`` (horizontal coverage radius), plus per-type fields
-    (see :class:`RadarSensor`, :class:`RemoteIdReceiver`, :class:`AdsbReceiver`).
+    (see :class:`RadarSensor`, :class:`RemoteIdReceiver`, :class:`AdsbReceiver`, :class:`DirectionFinder`).
 ``targets``
     A list; each item has ``id`` and ``type`` (``drone``, ``manned_aircraft``, ``helicopter`` or
     ``bird``); see :class:`DroneTarget`, :class:`MannedAircraftTarget`, :class:`HelicopterTarget`
@@ -60,6 +60,7 @@ __all__ = [
     "LatLon",
     "Waypoint",
     "RadarSensor",
+    "DirectionFinder",
     "RemoteIdReceiver",
     "AdsbReceiver",
     "Sensor",
@@ -165,7 +166,19 @@ class AdsbReceiver(_SensorSpec, frozen=True, kw_only=True, tag="adsb"):
     """1-sigma error of the reported altitude, metres (25 ft steps, barometric offsets)."""
 
 
-Sensor = Union[RadarSensor, RemoteIdReceiver, AdsbReceiver]
+class DirectionFinder(_SensorSpec, frozen=True, kw_only=True, tag="rf_df"):
+    """An RF direction finder: hears every drone's control and video links within ``range_m`` and
+    reports the bearing to it, no range (``bearing`` observations)."""
+
+    period_s: PositiveS = 1.0
+    """Interval between bearings of each drone, seconds."""
+    pd: Probability = 0.9
+    """Probability that a due bearing is reported."""
+    sigma_azimuth_deg: Annotated[float, msgspec.Meta(gt=0.0, le=45.0)] = 2.0
+    """1-sigma azimuth error, degrees; also sent as ``sigma_azimuth_deg``."""
+
+
+Sensor = Union[RadarSensor, RemoteIdReceiver, AdsbReceiver, DirectionFinder]
 
 
 # ---------------------------------------------------------------------------------- targets
