@@ -374,6 +374,20 @@ def _clutter(
     )
 
 
+def _periodic_states(
+    senders: IntArray, phase: FloatArray, period: float, traj: Trajectories, duration_s: float
+) -> Iterator[tuple[IntArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]]:
+    """``(target, t, pos, vel, alive)`` batches: each sender's state once per ``period`` from its
+    appearance (offset by its own ``phase`` of the period) until it ends or the scenario does."""
+    first = traj.t_start[senders] + phase[senders] * period
+    local, t_all = _periodic_pairs(first, np.minimum(traj.t_end[senders], duration_s), period)
+    idx_all = senders[local]
+    for b in _batches(idx_all.size):
+        idx, t = idx_all[b], t_all[b]
+        pos, vel, alive = traj.state(idx, t)
+        yield idx, t, pos, vel, alive
+
+
 def _broadcasts(
     receiver: RemoteIdReceiver | AdsbReceiver,
     sensor_index: int,
@@ -387,15 +401,9 @@ def _broadcasts(
 ) -> list[_Block]:
     """Messages received from the ``senders`` (target indices) in range, one per ``period_s``."""
     site = _sensor_enu(receiver, frame)
-    period = receiver.period_s
     sigma = np.array([receiver.sigma_h_m, receiver.sigma_h_m, receiver.sigma_v_m])
-    first = traj.t_start[senders] + phase[senders] * period
-    local, t_all = _periodic_pairs(first, np.minimum(traj.t_end[senders], duration_s), period)
-    idx_all = senders[local]
     blocks = []
-    for b in _batches(idx_all.size):
-        idx, t = idx_all[b], t_all[b]
-        pos, vel, alive = traj.state(idx, t)
+    for idx, t, pos, vel, alive in _periodic_states(senders, phase, receiver.period_s, traj, duration_s):
         ok = alive & (np.hypot(pos[:, 0] - site[0], pos[:, 1] - site[1]) <= receiver.range_m)
         noisy = pos[ok] + noise_rng.standard_normal((int(ok.sum()), 3)) * sigma
         blocks.append(_Block(kind, sensor_index, idx[ok], t[ok], noisy, vel[ok], receiver.sigma_h_m, receiver.sigma_v_m))
@@ -416,13 +424,8 @@ def _bearings(
     ``period_s`` each with probability ``pd``, with Gaussian azimuth noise."""
     site = _sensor_enu(finder, frame)
     detect_rng, noise_rng = streams[0], streams[1]
-    first = traj.t_start[emitters] + phase[emitters] * finder.period_s
-    local, t_all = _periodic_pairs(first, np.minimum(traj.t_end[emitters], duration_s), finder.period_s)
-    idx_all = emitters[local]
     blocks = []
-    for b in _batches(idx_all.size):
-        idx, t = idx_all[b], t_all[b]
-        pos, _, alive = traj.state(idx, t)
+    for idx, t, pos, _, alive in _periodic_states(emitters, phase, finder.period_s, traj, duration_s):
         d = pos - site
         ok = alive & (np.hypot(d[:, 0], d[:, 1]) <= finder.range_m) & (detect_rng.random(idx.size) < finder.pd)
         az = np.degrees(np.arctan2(d[ok, 0], d[ok, 1])) + noise_rng.standard_normal(int(ok.sum())) * finder.sigma_azimuth_deg
