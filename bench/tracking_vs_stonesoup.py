@@ -241,7 +241,7 @@ TrackerFactory = Callable[[LocalFrame], TrackerLike]
 
 
 def skywarden_v1(frame: LocalFrame) -> TrackerLike:
-    """Tracker v1 with its default configuration (tuned for small drones, q_h = 10)."""
+    """Tracker v1 with its default configuration (q_h = 2.5, q_v = 2, manoeuvre gate and bridging)."""
     return Tracker(frame, TrackerConfig())
 
 
@@ -259,7 +259,7 @@ IMM_LABEL = "skywarden, IMM"
 
 
 def skywarden_jpda(frame: LocalFrame) -> TrackerLike:
-    """Tracker v1 (drone tuning) with JPDA in contested clusters instead of GNN."""
+    """Tracker v1 (default configuration) with JPDA in contested clusters instead of GNN."""
     return Tracker(frame, TrackerConfig(association="jpda"))
 
 
@@ -606,7 +606,7 @@ def main() -> None:
         "`PlotObservation`s (sigma_h = sigma_v = 10 m) turned into one `MeasurementBatch` per scan.",
         "* **Systems.** Stone Soup 1.9.1, KD-tree GNN recipe of ../shared/reference/tracking.md "
         "(model-matched: CV q = 1 on cv-N; q = 10 on manoeuvre-N). skywarden: `Tracker(frame, TrackerConfig())`, "
-        "default drone tuning (q_h = 10, q_v = 4, M-of-N 3/5), through the factory adapter `run_skywarden`; on cv-N "
+        "default configuration (q_h = 2.5, q_v = 2 with the manoeuvre gate and bridging, M-of-N 3/5), through the factory adapter `run_skywarden`; on cv-N "
         "also with q_h = q_v = 1 ('q matched', model-matched like the Stone Soup recipe).",
         "* **CPU time** is `time.process_time()` around each system's per-scan call only (`update_tracker` / "
         "`Tracker.step`, the latter including its WGS84 output conversion); wall p95 is `perf_counter` around "
