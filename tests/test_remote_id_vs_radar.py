@@ -8,9 +8,9 @@ plot on that one track; an honest broadcast must never be flagged.
 
 import numpy as np
 
+from skywarden.alerts.manager import AlertManager
 from skywarden.core.frame import LocalFrame
 from skywarden.core.records import PlotObservation, RemoteIdObservation, TrackBatch
-from skywarden.alerts.manager import AlertManager
 from skywarden.fusion.measurements import MeasurementBatch, SensorDefaults
 from skywarden.fusion.tracker import Tracker, TrackerConfig
 

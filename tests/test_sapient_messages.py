@@ -16,7 +16,14 @@ import pytest
 from conftest import shared_data
 from google.protobuf import json_format
 
-from skywarden.core.records import BearingObservation, PlotObservation, RemoteIdObservation, SensorStatus, decode_observation, encode_record
+from skywarden.core.records import (
+    BearingObservation,
+    PlotObservation,
+    RemoteIdObservation,
+    SensorStatus,
+    decode_observation,
+    encode_record,
+)
 from skywarden.sources.decode import DecodeOptions, DecodeStats, FormatError, decode_stream
 from skywarden.sources.sapient import build
 from skywarden.sources.sapient.bindings import Registration, SapientMessage

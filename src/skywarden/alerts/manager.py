@@ -105,7 +105,7 @@ class AlertManager:
             # inferred from kinematics alone must never silence an intrusion alert.
             manned = np.fromiter((c == "manned_aircraft" and a is not None for c, a in zip(tracks.track_class, tracks.icao24)),
                                  bool, len(tracks))
-            rows, cols = np.nonzero(inside & ~manned[:, None])
+            rows, cols = (inside & ~manned[:, None]).nonzero()
             flags = tracks.remote_id_flag
             ids = tracks.track_id.tolist()
             times = tracks.t.tolist()
@@ -123,8 +123,12 @@ class AlertManager:
                 events.append(self._open_alert(key, times[i], uas_id))
             if self._by_track:
                 column = {z: j for j, z in enumerate(self.zone_ids)}
+                by_track = self._by_track
                 for i, track_id in enumerate(ids):
-                    for zone_id in sorted(self._by_track.get(track_id, ())):
+                    visiting = by_track.get(track_id)
+                    if not visiting:
+                        continue
+                    for zone_id in sorted(visiting):
                         if inside[i, column[zone_id]]:
                             continue
                         if times[i] - self._visits[(track_id, zone_id)].last_inside_t >= self.exit_grace_s:

@@ -12,6 +12,7 @@ says what is wrong and exit with status 2; they never print a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -168,6 +169,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from skywarden.sources.decode import FormatError
 
     options = _decode_options(args)
+    # A replay process ends after this call: what is alive now (modules, parser) stays alive, so
+    # keep it out of the garbage collector's full passes.
+    gc.freeze()
     try:
         summary = run_replay(
             args.observations, args.zones, args.tracks_out, args.alerts_out, args.db, handle_signals=True,

@@ -43,6 +43,7 @@ __all__ = [
     "Zone",
     "SensorStatus",
     "decode_observation",
+    "decode_observation_lines",
     "encode_record",
 ]
 
@@ -68,8 +69,13 @@ Icao24 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{6}$")]
 TrackClass = Literal["drone", "manned_aircraft", "bird", "unknown"]
 
 
-class _ObservationBase(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="kind"):
-    """Fields shared by every observation kind."""
+class _ObservationBase(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="kind", gc=False):
+    """Fields shared by every observation kind.
+
+    ``gc=False``: observations hold only numbers and strings, so they can never be part of a
+    reference cycle; untracked, the millions of them a replay decodes cost the garbage collector
+    nothing.
+    """
 
     t: UnixTime
     """Measurement time, UNIX seconds UTC."""
@@ -196,7 +202,7 @@ class BearingObservation(_ObservationBase, frozen=True, kw_only=True, tag="beari
 Observation = Union[PlotObservation, RemoteIdObservation, AdsbObservation, BearingObservation]
 
 
-class TrackUpdate(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class TrackUpdate(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """One confirmed track's state after an update; a line of TRACKS.jsonl."""
 
     t: float
@@ -286,6 +292,19 @@ def decode_observation(line: bytes | str) -> Observation:
         raise msgspec.DecodeError(f"JSON is malformed: invalid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
+def decode_observation_lines(buf: bytes) -> list[Observation]:
+    """Decode a buffer of observation JSON Lines v1 in one call (msgspec ``decode_lines``).
+
+    Unlike line-by-line decoding, blank lines are skipped and a value may span lines or share
+    one; callers that must match :func:`decode_observation` per line check the layout first.
+    Raises like :func:`decode_observation` (for the first bad value, without its line).
+    """
+    try:
+        return _observation_decoder.decode_lines(buf)
+    except UnicodeDecodeError as exc:
+        raise msgspec.DecodeError(f"JSON is malformed: invalid UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
 def encode_record(record: msgspec.Struct) -> bytes:
     """Encode a record as one compact JSON object (no trailing newline)."""
     return _encoder.encode(record)
@@ -344,26 +363,21 @@ class TrackBatch:
 
     def to_updates(self) -> list[TrackUpdate]:
         """The batch as one :class:`TrackUpdate` record per track."""
-        out = []
-        vel = self.vel_enu_mps.tolist()
-        op_lat = self.operator_lat.tolist()
-        op_lon = self.operator_lon.tolist()
-        probs = self.class_probability.tolist() if self.class_probability is not None else None
-        flags = self.remote_id_flag
-        for i, (t, tid, la, lo, al, cls) in enumerate(
-            zip(self.t.tolist(), self.track_id.tolist(), self.lat.tolist(), self.lon.tolist(), self.alt_m.tolist(), self.track_class)
-        ):
-            ve, vn, vu = vel[i]
-            has_op = op_lat[i] == op_lat[i]  # not NaN
-            p = probs[i] if probs is not None else None
-            out.append(
-                TrackUpdate(
-                    t=t, track_id=tid, lat=la, lon=lo, alt_m=al,
-                    vel_east_mps=ve, vel_north_mps=vn, vel_up_mps=vu, class_=cls,  # type: ignore[arg-type]
-                    uas_id=self.uas_id[i], icao24=self.icao24[i],
-                    operator_lat=op_lat[i] if has_op else None, operator_lon=op_lon[i] if has_op else None,
-                    class_probability=p if p is not None and p == p else None,
-                    remote_id_flag=flags[i] if flags is not None else None,
-                )
+        n = len(self)
+        vel = self.vel_enu_mps.T.tolist() if n else [[], [], []]
+        # NaN (not reported / no probability) becomes None, column by column.
+        op_lat = [v if v == v else None for v in self.operator_lat.tolist()]
+        op_lon = [lo if la is not None else None for la, lo in zip(op_lat, self.operator_lon.tolist())]
+        probs = [p if p == p else None for p in self.class_probability.tolist()] if self.class_probability is not None else [None] * n
+        flags = self.remote_id_flag if self.remote_id_flag is not None else [None] * n
+        return [
+            TrackUpdate(
+                t=t, track_id=tid, lat=la, lon=lo, alt_m=al, vel_east_mps=ve, vel_north_mps=vn, vel_up_mps=vu,
+                class_=cls, uas_id=uas, icao24=icao, operator_lat=ola, operator_lon=olo,  # type: ignore[arg-type]
+                class_probability=p, remote_id_flag=flag,
             )
-        return out
+            for t, tid, la, lo, al, ve, vn, vu, cls, uas, icao, ola, olo, p, flag in zip(
+                self.t.tolist(), self.track_id.tolist(), self.lat.tolist(), self.lon.tolist(), self.alt_m.tolist(), *vel,
+                self.track_class, self.uas_id, self.icao24, op_lat, op_lon, probs, flags,
+            )
+        ]

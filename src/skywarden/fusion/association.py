@@ -76,9 +76,9 @@ def gate_pairs(
     # A Euclidean radius no gated pair can exceed: the trace bounds the largest eigenvalue (and
     # |P_pv| terms are bounded by the geometric mean of the diagonals), and each observation's
     # own time differs from t_mid by at most `spread`.
-    diag = np.diagonal(P, axis1=1, axis2=2)[rows]  # (T, 6) variances
+    diag = P.diagonal(axis1=1, axis2=2)[rows]  # (T, 6) variances
     if P_add is not None:
-        diag = diag + np.diagonal(P_add)
+        diag = diag + P_add.diagonal()
     var_p = diag[:, :3].sum(axis=1)
     var_v = diag[:, 3:].sum(axis=1)
     dt_max = np.abs(dt_mid) + spread
@@ -91,7 +91,7 @@ def gate_pairs(
     if z.shape[0] * predicted.shape[0] <= BRUTE_FORCE_MAX_PAIRS:
         # |z - p|^2 = |z|^2 + |p|^2 - 2 z.p; the exact distance is checked below.
         d2_all = (z * z).sum(axis=1)[:, None] + (predicted * predicted).sum(axis=1)[None, :] - 2.0 * (z @ predicted.T)
-        obs_i, trk_i = np.nonzero(d2_all <= (r_trk * r_trk)[None, :] * 1.0001 + 1.0)
+        obs_i, trk_i = (d2_all <= (r_trk * r_trk)[None, :] * 1.0001 + 1.0).nonzero()
         if obs_i.size == 0:
             return empty
         obs_i, trk_i = obs_i.astype(np.int64), trk_i.astype(np.int64)
@@ -109,14 +109,14 @@ def gate_pairs(
         dist, nearest = tree.query(predicted, k=k, distance_upper_bound=float(r_trk.max()))
         dist, nearest = dist.reshape(len(predicted), k), nearest.reshape(len(predicted), k)
         inside = dist <= r_trk[:, None]
-        trk_i, col = np.nonzero(inside)
+        trk_i, col = inside.nonzero()
         obs_i = nearest[trk_i, col]
-        full = np.flatnonzero(inside[:, -1]) if k < z.shape[0] else np.zeros(0, dtype=np.int64)
+        full = inside[:, -1].nonzero()[0] if k < z.shape[0] else np.zeros(0, dtype=np.int64)
         if full.size:
             hits = tree.query_ball_point(predicted[full], r_trk[full])
             counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
             keep = ~np.isin(trk_i, full)
-            trk_i = np.concatenate([trk_i[keep], np.repeat(full, counts)])
+            trk_i = np.concatenate([trk_i[keep], full.repeat(counts)])
             obs_i = np.concatenate([obs_i[keep], np.fromiter(itertools.chain.from_iterable(hits), dtype=np.int64, count=int(counts.sum()))])
         if obs_i.size == 0:
             return empty
@@ -127,12 +127,7 @@ def gate_pairs(
     if exclude_same:
         keep = obs_i != trk_i
         obs_i, trk_i = obs_i[keep], trk_i[keep]
-    if cov is not None:
-        R = cov[obs_i]
-    else:
-        R = np.zeros((obs_i.size, 3, 3))
-        axis = np.arange(3)
-        R[:, axis, axis] = sigma[obs_i] ** 2
+    R = cov[obs_i] if cov is not None else sigma[obs_i] ** 2  # (k,3,3), or the (k,3) diagonal
     P_pairs = P[rows[trk_i]]
     if P_add is not None:
         P_pairs += P_add
@@ -155,12 +150,12 @@ def close_pairs(points: FloatArray, radius: float) -> IntArray:
     n = points.shape[0]
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    order = np.argsort(points[:, 0], kind="stable")
+    order = points[:, 0].argsort(kind="stable")
     xs = points[order, 0]
-    band_end = np.searchsorted(xs, xs + radius, side="right")
+    band_end = xs.searchsorted(xs + radius, side="right")
     counts = band_end - np.arange(n) - 1  # later points within radius along x
-    first = np.repeat(np.arange(n), counts)
-    offset = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    first = np.arange(n).repeat(counts)
+    offset = np.arange(int(counts.sum())) - (counts.cumsum() - counts).repeat(counts)
     second = first + 1 + offset
     diff = points[order[first]] - points[order[second]]
     near = np.einsum("ij,ij->i", diff, diff) <= radius * radius
@@ -201,7 +196,7 @@ def _solve_small(m: FloatArray) -> tuple[IntArray, IntArray]:
     perms = _PERMUTATIONS.get((r, c))
     if perms is None:
         perms = _PERMUTATIONS[(r, c)] = np.array(list(itertools.permutations(range(c), r)), dtype=np.int64).reshape(-1, r)
-    best = perms[int(np.argmin(a[np.arange(r), perms].sum(axis=1)))]
+    best = perms[int(a[np.arange(r), perms].sum(axis=1).argmin())]
     rows = np.arange(r, dtype=np.int64)
     return (best, rows) if transpose else (rows, best)
 
@@ -211,9 +206,9 @@ def _solve_clusters(m: FloatArray, o_c: IntArray, t_c: IntArray) -> tuple[IntArr
     label = _components(o_c, t_c, m.shape[0])
     # Group the edges by cluster once (sorting), then walk the clusters by slices.
     edge_label = label[o_c]
-    order = np.argsort(edge_label, kind="stable")
+    order = edge_label.argsort(kind="stable")
     sorted_label = edge_label[order]
-    starts = np.flatnonzero(np.r_[True, sorted_label[1:] != sorted_label[:-1]])
+    starts = (np.r_[True, sorted_label[1:] != sorted_label[:-1]]).nonzero()[0]
     ends = np.r_[starts[1:], sorted_label.size]
     out_r: list[IntArray] = []
     out_c: list[IntArray] = []
@@ -257,11 +252,15 @@ def assign_gnn(obs_i: IntArray, trk_i: IntArray, cost: FloatArray) -> tuple[IntA
     """
     if obs_i.size == 0:
         return obs_i, trk_i
+    if np.bincount(obs_i).max() == 1 and np.bincount(trk_i).max() == 1:
+        # Nothing contested (the usual case): every pair is matched as it is.
+        order = obs_i.argsort(kind="stable")
+        return obs_i[order], trk_i[order]
     obs_u, obs_c = np.unique(obs_i, return_inverse=True)
     trk_u, trk_c = np.unique(trk_i, return_inverse=True)
     single = (np.bincount(obs_c)[obs_c] == 1) & (np.bincount(trk_c)[trk_c] == 1)
     out_o, out_t = obs_i[single], trk_i[single]
-    rest = np.flatnonzero(~single)
+    rest = (~single).nonzero()[0]
     if rest.size:
         # Dense over the contested observations and tracks only: typically a few dozen.
         o_u, o_c = np.unique(obs_c[rest], return_inverse=True)
@@ -272,7 +271,7 @@ def assign_gnn(obs_i: IntArray, trk_i: IntArray, cost: FloatArray) -> tuple[IntA
         ok = m[r, c] < _INFEASIBLE
         out_o = np.concatenate([out_o, obs_u[o_u[r[ok]]]])
         out_t = np.concatenate([out_t, trk_u[t_u[c[ok]]]])
-    order = np.argsort(out_o, kind="stable")
+    order = out_o.argsort(kind="stable")
     return out_o[order], out_t[order]
 
 
@@ -284,7 +283,7 @@ instead of exact enumeration."""
 def _count_events(weights: FloatArray, limit: int) -> int:
     """Joint events (each track: one of its gated observations or none, no observation twice) of a
     cluster, counted up to ``limit``."""
-    gated = [np.flatnonzero(row > 0).tolist() for row in weights]
+    gated = [(row > 0).nonzero()[0].tolist() for row in weights]
     count = 0
 
     def walk(k: int, used: frozenset[int]) -> None:
@@ -311,7 +310,7 @@ def _exact_marginals(log_w: FloatArray, gated: npt.NDArray[np.bool_]) -> FloatAr
     weights; the marginals are their normalised sums (log-sum-exp).
     """
     n_t, n_o = log_w.shape
-    options = [np.flatnonzero(gated[i]).tolist() for i in range(n_t)]
+    options = [gated[i].nonzero()[0].tolist() for i in range(n_t)]
     events: list[tuple[float, tuple[int, ...]]] = []
 
     def walk(k: int, used: frozenset[int], total: float, choice: tuple[int, ...]) -> None:
@@ -364,9 +363,9 @@ def jpda_marginals(obs_i: IntArray, trk_i: IntArray, log_w: FloatArray) -> tuple
     obs_u, obs_c = np.unique(obs_i, return_inverse=True)
     label = _components(obs_c, trk_c, obs_u.size)
     edge_label = label[obs_c]
-    order = np.argsort(edge_label, kind="stable")
+    order = edge_label.argsort(kind="stable")
     sorted_label = edge_label[order]
-    starts = np.flatnonzero(np.r_[True, sorted_label[1:] != sorted_label[:-1]])
+    starts = (np.r_[True, sorted_label[1:] != sorted_label[:-1]]).nonzero()[0]
     ends = np.r_[starts[1:], sorted_label.size]
     for a, b in zip(starts.tolist(), ends.tolist()):
         edges = order[a:b]

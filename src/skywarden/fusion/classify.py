@@ -252,6 +252,18 @@ class TrackFeatures:
         return np.column_stack([getattr(self, name) for name in FEATURES]).reshape(len(self), len(FEATURES))
 
 
+def _nanmedian_rows(a: FloatArray) -> FloatArray:
+    """``np.nanmedian(a, axis=1)`` of a small ``(k, h)`` array, the same values without numpy's
+    masked-array path for short rows (0.3 ms a call): sort (NaN last), mean of the middle two."""
+    k = a.shape[0]
+    s = np.sort(a, axis=1)
+    n = np.count_nonzero(~np.isnan(a), axis=1)
+    hi = n // 2
+    lo = np.maximum(np.where(n % 2 == 1, hi, hi - 1), 0)  # an all-NaN row picks NaN
+    rows = np.arange(k)
+    return (s[rows, lo] + s[rows, hi]) / 2.0
+
+
 def _wrap_deg(a: FloatArray) -> FloatArray:
     return (a + 180.0) % 360.0 - 180.0
 
@@ -301,10 +313,10 @@ def features_from_history(
     with np.errstate(all="ignore"), warnings.catch_warnings():
         # 'All-NaN slice' / 'Mean of empty slice': NaN is the right answer for a track without data.
         warnings.simplefilter("ignore", RuntimeWarning)
-        speed = np.nanmedian(vh, axis=1)
+        speed = _nanmedian_rows(vh)
         speed_std = np.nanstd(vh, axis=1)
-        alt = np.nanmedian(agl, axis=1)
-        climb = np.nanmedian(np.abs(xv[:, :, 5]), axis=1)
+        alt = _nanmedian_rows(agl)
+        climb = _nanmedian_rows(np.abs(xv[:, :, 5]))
         airborne = agl >= airborne_m
         hovering = airborne & (vh < hover_speed_mps)
         n_air = np.count_nonzero(airborne, axis=1)
@@ -315,7 +327,7 @@ def features_from_history(
         dh = np.where(pair, _wrap_deg(np.diff(heading, axis=1)), np.nan)
         dt = np.diff(t, axis=1)
         rate = np.where(pair & (dt > 0), np.abs(dh) / np.where(dt > 0, dt, 1.0), np.nan)
-        turn = np.nanmedian(rate, axis=1)
+        turn = _nanmedian_rows(rate)
         n_pairs = np.count_nonzero(pair, axis=1)
         hstd = np.where(n_pairs > 0, np.sqrt(np.nansum(dh**2, axis=1) / np.maximum(n_pairs, 1)), np.nan)
         # Valid states come first: the last one of a row is at index n - 1.
@@ -348,6 +360,26 @@ def _band_loglik(x: FloatArray, band: Band, floor: float) -> FloatArray:
     return np.where(np.isfinite(x), out, 0.0)
 
 
+_TABLES: dict[int, tuple] = {}
+
+
+def _profile_table(config: ClassifierConfig) -> tuple:
+    """The profiles' bands as ``(P, F)`` arrays (lo, hi, soft and finiteness), log mixture weights
+    and each class's profile columns; built once per configuration."""
+    cached = _TABLES.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    profs = config.profiles
+    bands = np.array([[getattr(p, name) for name in FEATURES] for p in profs], dtype=np.float64).reshape(len(profs), len(FEATURES), 3)
+    lo, hi, soft = bands[:, :, 0].copy(), bands[:, :, 1].copy(), bands[:, :, 2].copy()
+    total_w = {c: sum(p.weight for p in profs if p.cls == c) for c in (DRONE, MANNED, BIRD)}
+    logw = np.array([np.log(p.weight / total_w[p.cls]) for p in profs], dtype=np.float64)
+    cols = [(c, np.array([j for j, p in enumerate(profs) if p.cls == c], dtype=np.int64)) for c in (DRONE, MANNED, BIRD)]
+    table = (lo, hi, soft, np.isfinite(lo), np.isfinite(hi), logw, [(c, idx) for c, idx in cols if idx.size])
+    _TABLES[id(config)] = (config, table)
+    return table
+
+
 def _terms(features: TrackFeatures, config: ClassifierConfig) -> dict[str, FloatArray]:
     """Every named log-likelihood term, each ``(k, 4)`` in class order (-inf where a class has no profile)."""
     k = len(features)
@@ -357,20 +389,22 @@ def _terms(features: TrackFeatures, config: ClassifierConfig) -> dict[str, Float
     scale = config.kinematic_weight * evidence  # (k,)
     known = np.isfinite(m)
 
-    # Profiles: per-profile kinematic log-likelihood, then a log-sum-exp mixture per class.
+    # Profiles: per-profile kinematic log-likelihood (every profile and feature in one call),
+    # then a log-sum-exp mixture per class.
+    lo, hi, soft, lo_fin, hi_fin, logw, cols = _profile_table(config)
+    x = m[:, None, :]
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = np.where(lo_fin, -np.logaddexp(0.0, -(x - lo) / soft), 0.0)
+        b = np.where(hi_fin, -np.logaddexp(0.0, -(hi - x) / soft), 0.0)
+        fit = np.exp(a + b)
+    band = np.where(known[:, None, :], np.log(config.floor + (1.0 - config.floor) * fit), 0.0)  # (k, P, F)
+    ll = np.zeros((k, lo.shape[0]))
+    for f in range(len(FEATURES)):  # feature by feature, as the sum was always taken
+        ll += fw[f] * band[:, :, f]
+    per = logw + scale[:, None] * ll
     kin = np.full((k, 4), -np.inf)
-    for cls in (DRONE, MANNED, BIRD):
-        profs = [p for p in config.profiles if p.cls == cls]
-        if not profs:
-            continue
-        total_w = sum(p.weight for p in profs)
-        per = np.empty((k, len(profs)))
-        for j, p in enumerate(profs):
-            ll = np.zeros(k)
-            for f, name in enumerate(FEATURES):
-                ll += fw[f] * _band_loglik(m[:, f], getattr(p, name), config.floor)
-            per[:, j] = np.log(p.weight / total_w) + scale * ll
-        kin[:, cls] = np.logaddexp.reduce(per, axis=1)
+    for cls, idx in cols:
+        kin[:, cls] = np.logaddexp.reduce(per[:, idx], axis=1)
     kin[:, UNKNOWN] = scale * math.log(config.unknown_level) * (known * fw).sum(axis=1)
 
     ident = config.identity

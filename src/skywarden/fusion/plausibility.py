@@ -66,6 +66,11 @@ REASON_TRACK = 4
 REASON_NAMES = {REASON_JUMP: "jump", REASON_TWO_PLACES: "two_places", REASON_TRACK: "track_mismatch"}
 
 
+def _nan_to_zero(a: FloatArray) -> FloatArray:
+    """``np.nan_to_num`` for arrays without infinities, without its Python overhead."""
+    return np.where(np.isnan(a), 0.0, a)
+
+
 class PlausibilityConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Thresholds of the Remote ID plausibility checks (metres, seconds, m/s)."""
 
@@ -198,7 +203,7 @@ class PlausibilityState:
         self._next_sweep_t = t_now + self.config.stale_s / 10.0
         # Free slots hold last_seen = -inf: only identities actually heard are candidates (a
         # scan of every free slot in Python took 5.5 s of a 100-drone replay).
-        stale = np.flatnonzero((self.last_seen < t_now - self.config.stale_s) & np.isfinite(self.last_seen))
+        stale = ((self.last_seen < t_now - self.config.stale_s) & np.isfinite(self.last_seen)).nonzero()[0]
         stale = [s for s in stale.tolist() if self.identity[s] is not None]
         self._evict(stale)
         return len(stale)
@@ -213,7 +218,7 @@ class PlausibilityState:
                     self.evict_stale(t_now, force=True)
                 if not self._free:
                     held = set(out[:i].tolist())
-                    order = np.argsort(self.last_seen, kind="stable")
+                    order = self.last_seen.argsort(kind="stable")
                     self._evict([next(s for s in order.tolist() if s not in held)])
                 slot = self._free.pop()
                 self.slot_of[key] = slot
@@ -256,8 +261,10 @@ def check_remote_id(
     acc = np.full(n, np.nan) if acc_h_m is None else np.asarray(acc_h_m, dtype=np.float64).reshape(n)
     acc = np.where(np.isfinite(acc) & (acc > 0), acc, cfg.default_acc_m)
     sv = 2.0 * acc if sigma_v_m is None else np.asarray(sigma_v_m, dtype=np.float64).reshape(n)
-    tp = np.full((n, 3), np.nan) if track_pos is None else np.asarray(track_pos, dtype=np.float64).reshape(n, 3)
-    tc = np.full((n, 3, 3), np.nan) if track_cov is None else np.asarray(track_cov, dtype=np.float64).reshape(n, 3, 3)
+    with_track = track_pos is not None and track_cov is not None
+    if with_track:
+        tp = np.asarray(track_pos, dtype=np.float64).reshape(n, 3)
+        tc = np.asarray(track_cov, dtype=np.float64).reshape(n, 3, 3)
 
     flagged = np.zeros(n, dtype=bool)
     bits_out = np.zeros(n, dtype=np.int64)
@@ -268,7 +275,7 @@ def check_remote_id(
     if n == 0:
         return PlausibilityResult(flagged, bits_out, new_flag, implausible, speed, maha)
 
-    order = np.argsort(t, kind="stable")
+    order = t.argsort(kind="stable")
     state.evict_stale(float(t[order[0]]))
     keys = [uas_id[i] for i in order.tolist()]
     slots_sorted = state.slots_for(keys, float(t[order[-1]]))
@@ -287,32 +294,40 @@ def check_remote_id(
         # -- jump / two places against the reference report ---------------------------------
         has_ref = np.isfinite(state.ref_t[sl])
         dt = np.where(has_ref, ti - state.ref_t[sl], np.nan)
+        abs_dt = np.abs(np.where(has_ref, dt, 0.0))  # nan_to_num(dt): dt is NaN exactly where there is no reference
         dist = np.hypot(pi[:, 0] - state.ref_pos[sl, 0], pi[:, 1] - state.ref_pos[sl, 1])
-        allowed = cfg.max_speed_mps * np.abs(np.nan_to_num(dt)) + cfg.n_sigma * np.hypot(ai, np.nan_to_num(state.ref_acc[sl])) + cfg.margin_m
+        allowed = cfg.max_speed_mps * abs_dt + cfg.n_sigma * np.hypot(ai, _nan_to_zero(state.ref_acc[sl])) + cfg.margin_m
         bad = has_ref & (dist > allowed)
         with np.errstate(divide="ignore", invalid="ignore"):
-            speed[sel] = np.where(has_ref, dist / np.maximum(np.abs(np.nan_to_num(dt)), 1e-3), np.nan)
+            speed[sel] = np.where(has_ref, dist / np.maximum(abs_dt, 1e-3), np.nan)
         implausible[sel] = bad
-        at_once = bad & (np.abs(np.nan_to_num(dt)) < cfg.simultaneous_s)
-        ring = state.bad_times[sl]
-        ring = np.where(bad[:, None], np.concatenate([ring[:, 1:], ti[:, None]], axis=1), ring)
-        state.bad_times[sl] = ring
-        recent = np.count_nonzero(ring >= (ti - cfg.implausible_window_s)[:, None], axis=1)
-        trip = bad & (recent >= cfg.min_implausible)
-        state.reason_t[sl[trip & at_once], 1] = ti[trip & at_once]
-        state.reason_t[sl[trip & ~at_once], 0] = ti[trip & ~at_once]
-        run = np.where(bad, state.bad_run[sl] + 1, 0)
-        take = ~bad | (run >= cfg.reanchor_after)
-        run = np.where(take, 0, run)
-        state.bad_run[sl] = run
-        ts = sl[take]
-        state.ref_t[ts] = ti[take]
-        state.ref_pos[ts] = pi[take]
-        state.ref_acc[ts] = ai[take]
+        if bad.any():
+            at_once = bad & (abs_dt < cfg.simultaneous_s)
+            ring = state.bad_times[sl]
+            ring = np.where(bad[:, None], np.concatenate([ring[:, 1:], ti[:, None]], axis=1), ring)
+            state.bad_times[sl] = ring
+            recent = np.count_nonzero(ring >= (ti - cfg.implausible_window_s)[:, None], axis=1)
+            trip = bad & (recent >= cfg.min_implausible)
+            state.reason_t[sl[trip & at_once], 1] = ti[trip & at_once]
+            state.reason_t[sl[trip & ~at_once], 0] = ti[trip & ~at_once]
+            run = np.where(bad, state.bad_run[sl] + 1, 0)
+            take = ~bad | (run >= cfg.reanchor_after)
+            run = np.where(take, 0, run)
+            state.bad_run[sl] = run
+            ts = sl[take]
+            state.ref_t[ts] = ti[take]
+            state.ref_pos[ts] = pi[take]
+            state.ref_acc[ts] = ai[take]
+        else:
+            # Every report plausible (the usual case): no ring or run to advance; each is the new reference.
+            state.bad_run[sl] = 0
+            state.ref_t[sl] = ti
+            state.ref_pos[sl] = pi
+            state.ref_acc[sl] = ai
 
         # -- against the associated non-cooperative track ------------------------------------
-        has_track = np.all(np.isfinite(tp[sel]), axis=1) & np.all(np.isfinite(tc[sel]), axis=(1, 2))
-        if has_track.any():
+        has_track = (np.all(np.isfinite(tp[sel]), axis=1) & np.all(np.isfinite(tc[sel]), axis=(1, 2))) if with_track else None
+        if has_track is not None and has_track.any():
             k = sel[has_track]
             R = np.zeros((k.size, 3, 3))
             R[:, 0, 0] = R[:, 1, 1] = acc[k] ** 2

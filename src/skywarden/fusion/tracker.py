@@ -57,6 +57,16 @@ _EARLIER_BIAS_PER_S = 40.0
 _CLASS_UNKNOWN, _CLASS_DRONE, _CLASS_MANNED = 0, 1, 2
 
 
+def _without(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``np.setdiff1d(a, b, assume_unique=True)`` for small non-negative indices: the elements of
+    ``a`` not in ``b``, in ``a``'s order, through a boolean table (a third of ``isin``'s calls)."""
+    if a.size == 0 or b.size == 0:
+        return a.copy()
+    keep = np.ones(max(int(a.max()), int(b.max())) + 1, dtype=bool)
+    keep[b] = False
+    return a[keep[a]]
+
+
 class TrackerConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Tuning of tracker v1. Units: metres, seconds, m^2/s^3 for process noise."""
 
@@ -179,6 +189,8 @@ class Tracker:
         mask_bits = self.config.confirm_n
         self._hit_mask = (1 << mask_bits) - 1
         self._popcount = np.array([bin(i).count("1") for i in range(1 << mask_bits)], dtype=np.int8)
+        # Q(tau) of the second-chance manoeuvre gate: the same every step.
+        self._widen = kalman.inflate(np.zeros((1, 6, 6)), self.config.manoeuvre_tau_s, self.config.manoeuvre_q_h, self.config.manoeuvre_q_v)[0]
 
     # -- state storage -----------------------------------------------------------------------
     def _allocate(self, capacity: int) -> None:
@@ -203,6 +215,7 @@ class Tracker:
         # IMM: per track, the mode probabilities and each model's estimate (x and P above hold
         # their moment-matched combination, which gating, merging and output use).
         self.class_prob = np.full(capacity, np.nan)
+        self.classified = np.zeros(capacity, dtype=bool)  # classified since initiation (class_prob may stay NaN)
         self.declared_uav = np.zeros(capacity, dtype=bool)
         # Radar-only estimate of a track that carries a Remote ID: the same NCV filter fed only
         # the non-cooperative plots the track took. The broadcast is unauthenticated; this is what
@@ -228,7 +241,7 @@ class Tracker:
         old = self.x.shape[0]
         new = old * 2
         arrays = ("x", "P", "t", "status", "hits", "score", "track_id", "last_update_t", "track_class", "operator_lat", "operator_lon",
-                  "hist_x", "hist_t", "hist_n", "mu", "mx", "mP", "class_prob", "declared_uav",
+                  "hist_x", "hist_t", "hist_n", "mu", "mx", "mP", "class_prob", "classified", "declared_uav",
                   "has_rid", "identified", "plot_sensor", "plot_t", "r_valid", "rx", "rP", "rt")
         saved = {name: getattr(self, name) for name in arrays}
         uas, icao = self.uas_id, self.icao24
@@ -284,11 +297,11 @@ class Tracker:
         lost = self._end_period(self._period_updated, t_now) if end_period else []
         if end_period:
             self._period_updated = np.zeros(cap, dtype=bool)
-        self._record_history(np.flatnonzero(updated_now & (self.status != _FREE)))
-        out = np.flatnonzero(updated_now & (self.status == CONFIRMED))
+        self._record_history((updated_now & (self.status != _FREE)).nonzero()[0])
+        out = (updated_now & (self.status == CONFIRMED)).nonzero()[0]
         # All together every CLASSIFY_EVERY steps (one vectorised call: the per-call overhead is
         # what costs), a newly confirmed track at once.
-        due = out if self._step_count % CLASSIFY_EVERY == 0 else out[np.isnan(self.class_prob[out])]
+        due = out if self._step_count % CLASSIFY_EVERY == 0 else out[~self.classified[out]]
         if due.size:
             self._classify(due)
         return self._output(updated_now, lost, t_now)
@@ -315,6 +328,7 @@ class Tracker:
         prob[doubtful] = np.nan
         self.track_class[slots] = final
         self.class_prob[slots] = prob
+        self.classified[slots] = True
 
     def _record_history(self, slots: npt.NDArray[np.int64]) -> None:
         """Append the current state of ``slots`` to their history rings."""
@@ -334,15 +348,20 @@ class Tracker:
     def _ingest(self, batch: MeasurementBatch) -> npt.NDArray[np.int64]:
         """Associate, update and initiate; returns the slots touched."""
         updated_slots: list[npt.NDArray[np.int64]] = []
-        ident = np.flatnonzero((batch.kind == KIND_REMOTE_ID) | (batch.kind == KIND_ADSB))
+        ident = ((batch.kind == KIND_REMOTE_ID) | (batch.kind == KIND_ADSB)).nonzero()[0]
         if ident.size:
             updated_slots.append(self._step_identities(batch, ident))
-        plots = np.flatnonzero(batch.kind == KIND_PLOT)
+        plots = (batch.kind == KIND_PLOT).nonzero()[0]
         if plots.size:
-            sensors = np.array(batch.sensor, dtype=object)[plots]
-            for sensor in sorted(set(sensors.tolist())):
-                updated_slots.append(self._step_plots(batch, plots[sensors == sensor]))
-        bearings = np.flatnonzero(batch.kind == KIND_BEARING)
+            names = [batch.sensor[i] for i in plots.tolist()]
+            distinct = set(names)
+            if len(distinct) == 1:
+                updated_slots.append(self._step_plots(batch, plots))
+            else:
+                sensors = np.array(names, dtype=object)
+                for sensor in sorted(distinct):
+                    updated_slots.append(self._step_plots(batch, plots[sensors == sensor]))
+        bearings = (batch.kind == KIND_BEARING).nonzero()[0]
         if bearings.size:
             updated_slots.append(self._step_bearings(batch, bearings))
         return np.concatenate(updated_slots) if updated_slots else np.zeros(0, dtype=np.int64)
@@ -374,11 +393,11 @@ class Tracker:
         """GNN between one sensor's bearings and the confirmed non-manned tracks, on the azimuth."""
         cfg = self.config
         empty = np.zeros(0, dtype=np.int64)
-        slots = np.flatnonzero((self.status == CONFIRMED) & (self.track_class != _CLASS_MANNED))
+        slots = ((self.status == CONFIRMED) & (self.track_class != _CLASS_MANNED)).nonzero()[0]
         if slots.size == 0:
             return empty, empty
         assert batch.bearing is not None
-        o = np.repeat(sel, slots.size)
+        o = sel.repeat(slots.size)
         s = np.tile(slots, sel.size)
         d = self.x[s, :2] - batch.pos[o, :2]
         # Coarse first: within range and within 30 deg of the bearing (cheap, no prediction).
@@ -402,7 +421,7 @@ class Tracker:
         cfg = self.config
         assert batch.bearing is not None
         has_el = np.isfinite(batch.bearing[obs, 2])
-        for group in (np.flatnonzero(~has_el), np.flatnonzero(has_el)):
+        for group in ((~has_el).nonzero()[0], has_el.nonzero()[0]):
             if group.size == 0:
                 continue
             sg, og = slots[group], obs[group]
@@ -465,7 +484,7 @@ class Tracker:
         for g in range(a.size):
             members = [int(a[g]), int(c[g])]
             seen = {sensor_of[a[g]], sensor_of[c[g]]}
-            for r in np.flatnonzero(supports[g])[np.argsort(d2[g, supports[g]])].tolist():
+            for r in supports[g].nonzero()[0][(d2[g, supports[g]]).argsort()].tolist():
                 if sensor_of[rest[r]] not in seen:  # one bearing per sensor in a fix
                     members.append(int(rest[r]))
                     seen.add(sensor_of[rest[r]])
@@ -478,7 +497,7 @@ class Tracker:
         residual = self._bearing_residual(batch, table, p)
         n = (table >= 0).sum(axis=1)
         fails = ~valid | (residual > _CHI2_999[np.minimum(np.maximum(n - 2, 1), len(_CHI2_999)) - 1])
-        for g in np.flatnonzero(fails & (n > 2)).tolist():
+        for g in (fails & (n > 2)).nonzero()[0].tolist():
             candidates[g] = candidates[g][:2]
             n[g], residual[g] = 2, 0.0
         # A fix on an existing track's prediction comes before one that is not: with two
@@ -488,8 +507,8 @@ class Tracker:
         # the track's prediction (d^2 + ln|S|), a greedy step towards the best joint assignment.
         on_track = np.zeros(len(candidates), dtype=bool)
         track_cost = np.zeros(len(candidates))
-        active = np.flatnonzero(self.status != _FREE)
-        good = np.flatnonzero(valid)
+        active = (self.status != _FREE).nonzero()[0]
+        good = valid.nonzero()[0]
         if active.size and good.size:
             present = table[good] >= 0
             t_fix = np.where(present, batch.t[np.where(present, table[good], 0)], 0.0).sum(axis=1) / present.sum(axis=1)
@@ -576,7 +595,7 @@ class Tracker:
                                   sigma_v_m=np.hypot(batch.sigma[rid, 2], cfg.radar_vertical_allowance_m),
                                   track_pos=track_pos, track_cov=track_cov)
             # A broadcast the radar contradicts no longer moves its track: the radar's plots do.
-            distrusted = {keys[i] for i in np.flatnonzero(res.reason_bits & REASON_TRACK).tolist()}
+            distrusted = {keys[i] for i in (res.reason_bits & REASON_TRACK).nonzero()[0].tolist()}
         # An identity may report several times within one batch: process its k-th report in
         # round k so each round updates a track at most once (and stays vectorised).
         occurrence: dict[str, int] = {}
@@ -585,7 +604,7 @@ class Tracker:
             key = batch.identity[i]
             rounds[j] = occurrence.get(key, 0)
             occurrence[key] = rounds[j] + 1
-        order = np.argsort(batch.t[idx], kind="stable")
+        order = batch.t[idx].argsort(kind="stable")
         idx, rounds = idx[order], rounds[order]
         touched: list[npt.NDArray[np.int64]] = []
         for r in range(int(rounds.max()) + 1 if rounds.size else 0):
@@ -603,7 +622,7 @@ class Tracker:
             fresh = sel[~known]
             if fresh.size:
                 # Attach a new identity to an identity-less kinematic track that gates with it.
-                anonymous = np.flatnonzero((self.status != _FREE) & ~self.identified)
+                anonymous = ((self.status != _FREE) & ~self.identified).nonzero()[0]
                 obs_i, trk = self._associate(batch, fresh, anonymous)
                 if obs_i.size:
                     # Until now these tracks were the radar's alone: their state is the
@@ -613,7 +632,7 @@ class Tracker:
                         self._set_identity(s, batch, o)
                     self._update(trk, batch, obs_i)
                     touched.append(trk)
-                rest = np.setdiff1d(fresh, obs_i, assume_unique=True)
+                rest = _without(fresh, obs_i)
                 if rest.size:
                     new = self._initiate(batch, rest)
                     for o, s in zip(rest.tolist(), new.tolist()):
@@ -623,7 +642,7 @@ class Tracker:
 
     def _step_plots(self, batch: MeasurementBatch, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         cfg = self.config
-        candidates = np.flatnonzero(self.status != _FREE)
+        candidates = (self.status != _FREE).nonzero()[0]
         if cfg.association == "jpda":
             obs_i, trk, shared_obs, shared_trk, clustered = self._associate_jpda(batch, idx, candidates)
         else:
@@ -631,13 +650,13 @@ class Tracker:
             shared_obs = shared_trk = clustered = np.zeros(0, dtype=np.int64)
         if obs_i.size:
             self._update(trk, batch, obs_i)
-        rest = np.setdiff1d(idx, np.concatenate([obs_i, shared_obs]))
+        rest = _without(idx, np.concatenate([obs_i, shared_obs]))  # idx is sorted and unique: setdiff1d's result
         # Second chance for a confirmed track that got no plot: its object may be manoeuvring
         # (a sharp turn of a fixed-wing drone) and its covariance too optimistic. Widen it by one
         # step of manoeuvre-sized process noise and gate again; on a match the update uses the
         # widened covariance, so the velocity catches up within a step or two instead of a new
         # track splitting off.
-        idle = np.setdiff1d(candidates[self.status[candidates] == CONFIRMED], np.concatenate([trk, clustered]))
+        idle = _without(candidates[self.status[candidates] == CONFIRMED], np.concatenate([trk, clustered]))  # sorted, unique
         if self._micro_step:
             # In a live micro-batch most tracks are simply not due yet: only one that has gone a
             # while without an update can have missed its plot. (A replay step spans the whole
@@ -646,12 +665,12 @@ class Tracker:
         m_trk = np.zeros(0, dtype=np.int64)
         if rest.size and idle.size and cfg.motion == "ncv":  # the IMM's manoeuvre model covers it
             # Gate with P + Q(tau) without writing it; only the matched tracks are widened.
-            widen = kalman.inflate(np.zeros((1, 6, 6)), self.config.manoeuvre_tau_s, cfg.manoeuvre_q_h, cfg.manoeuvre_q_v)[0]
+            widen = self._widen
             m_obs, m_trk = self._associate(batch, rest, idle, P_add=widen)
             if m_obs.size:
                 self.P[m_trk] += widen
                 self._update(m_trk, batch, m_obs)
-                rest = np.setdiff1d(rest, m_obs, assume_unique=True)
+                rest = _without(rest, m_obs)
         # A sensor faster than the step (a 4 Hz counter-drone radar) reports a target several
         # times per step: a leftover plot clearly later than a track's update is its next scan.
         done = np.concatenate([trk, m_trk])
@@ -666,7 +685,7 @@ class Tracker:
                 break
             self._update(r_trk, batch, r_obs)
             later.append(r_trk)
-            rest = np.setdiff1d(rest, r_obs, assume_unique=True)
+            rest = _without(rest, r_obs)
             done = r_trk
         new = self._initiate_plots(batch, rest)
         return np.concatenate([trk, shared_trk, m_trk, *later, new])
@@ -698,7 +717,7 @@ class Tracker:
         apart = np.abs(dt) >= cfg.min_rescan_s
         later_of_pair = np.where(dt[apart] > 0, pairs[apart, 1], pairs[apart, 0])
         later = idx[np.unique(later_of_pair)]
-        first = np.setdiff1d(idx, later, assume_unique=True)
+        first = _without(idx, later)
         touched = [self._initiate(batch, first)]
         done = touched[0]
         for _ in range(cfg.max_scans_per_step - 1):
@@ -710,7 +729,7 @@ class Tracker:
             self._rescan_found[batch.sensor[int(r_obs[0])]] = self._step_count
             self._update(r_trk, batch, r_obs)
             touched.append(r_trk)
-            later = np.setdiff1d(later, r_obs, assume_unique=True)
+            later = _without(later, r_obs)
             done = r_trk
         if later.size:
             touched.append(self._initiate(batch, later))
@@ -808,11 +827,11 @@ class Tracker:
         the combined innovation, and the covariance widened by the spread of the innovations."""
         cfg = self.config
         k = tracks.size
-        row = np.searchsorted(tracks, ps)
+        row = tracks.searchsorted(ps)
         width = int(np.bincount(row, minlength=k).max())
         order = np.lexsort((-beta, row))
         row, obs, b = row[order], po[order], beta[order]
-        col = np.arange(row.size) - np.searchsorted(row, row)  # rank within the track's plots
+        col = np.arange(row.size) - row.searchsorted(row)  # rank within the track's plots
         B = np.zeros((k, width))
         B[row, col] = b
         Z = np.zeros((k, width, 3))
@@ -827,15 +846,15 @@ class Tracker:
         dt = batch.t[ref] - self.t[tracks]
         x, P = kalman.predict(self.x[tracks], self.P[tracks], dt, cfg.q_h, cfg.q_v)
         S = P[:, :3, :3] + R
-        S_inv, _ = kalman.sym3_inverse(0.5 * (S + np.swapaxes(S, 1, 2)))
+        S_inv, _ = kalman.sym3_inverse(0.5 * (S + S.swapaxes(1, 2)))
         K = P[:, :, :3] @ S_inv
         nu_j = np.where(B[..., None] > 0, Z - x[:, None, :3], 0.0)
         nu = np.einsum("kj,kji->ki", B, nu_j)
         spread = np.einsum("kj,kji,kjl->kil", B, nu_j, nu_j) - nu[:, :, None] * nu[:, None, :]
-        Pc = P - K @ S @ np.swapaxes(K, 1, 2)
-        Pn = beta0[:, None, None] * P + (1.0 - beta0)[:, None, None] * Pc + K @ spread @ np.swapaxes(K, 1, 2)
+        Pc = P - K @ S @ K.swapaxes(1, 2)
+        Pn = beta0[:, None, None] * P + (1.0 - beta0)[:, None, None] * Pc + K @ spread @ K.swapaxes(1, 2)
         self.x[tracks] = x + np.einsum("kij,kj->ki", K, nu)
-        self.P[tracks] = 0.5 * (Pn + np.swapaxes(Pn, 1, 2))
+        self.P[tracks] = 0.5 * (Pn + Pn.swapaxes(1, 2))
         seen = beta0 <= 0.5
         self._update_radar_reference(tracks[seen], batch, ref[seen])
         self._updated(tracks[seen], batch, ref[seen])
@@ -856,9 +875,13 @@ class Tracker:
         q_h, q_v = q or (cfg.q_h, cfg.q_v)
         dt = batch.t[obs_idx] - self.t[slots]
         x, P = kalman.predict(self.x[slots], self.P[slots], dt, q_h, q_v)
-        for g, rows, z, R in self._measurement(batch, obs_idx):
-            x[g], P[g], nis, logdet = kalman.update(x[g], P[g], z, R, rows)
-            if cfg.confirmation == "score":
+        score = cfg.confirmation == "score"
+        for g, rows, z, R in self._measurement(batch, obs_idx, diagonal=batch.cov is None):
+            if g.size == obs_idx.size:  # one measurement model for all: no gather and scatter
+                x, P, nis, logdet = kalman.update(x, P, z, R, rows, likelihood=score)
+            else:
+                x[g], P[g], nis, logdet = kalman.update(x[g], P[g], z, R, rows, likelihood=score)
+            if score:
                 # Log-likelihood ratio of "target" over "clutter" for this plot (Blackman &
                 # Popoli's track score): ln Pd + ln N(y; 0, S) - ln(clutter density).
                 self._score(slots[g], batch, obs_idx[g], -0.5 * (nis + logdet + len(rows) * _LN_2PI))
@@ -883,7 +906,7 @@ class Tracker:
         if have.any():
             sh, oh = s[have], o[have]
             x, P = kalman.predict(self.rx[sh], self.rP[sh], dt[have], cfg.q_h, cfg.q_v)
-            self.rx[sh], self.rP[sh], _, _ = kalman.update(x, P, batch.pos[oh], batch.position_cov(oh), (0, 1, 2))
+            self.rx[sh], self.rP[sh], _, _ = kalman.update(x, P, batch.pos[oh], batch.position_cov(oh), (0, 1, 2), likelihood=False)
         if not have.all():
             sn, on = s[~have], o[~have]
             self.rx[sn] = 0.0
@@ -918,13 +941,17 @@ class Tracker:
         pos[ok], cov[ok] = x[:, :3], P[:, :3, :3]
         return pos, cov
 
-    def _measurement(self, batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64]):  # noqa: ANN202
-        """Group ``obs_idx`` by measurement model; yields ``(group, rows, z, R)``."""
+    def _measurement(self, batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64], diagonal: bool = False):  # noqa: ANN202
+        """Group ``obs_idx`` by measurement model; yields ``(group, rows, z, R)``.
+
+        With ``diagonal`` (axis-aligned errors only), ``R`` is the ``(k, m)`` diagonal of the
+        measurement covariance, which :func:`.kalman.update` accepts in its place.
+        """
         vel = batch.vel[obs_idx]
         has_vel = np.isfinite(vel)
         pattern = has_vel[:, 0] * 1 + has_vel[:, 2] * 2
-        for code in np.unique(pattern).tolist():
-            g = np.flatnonzero(pattern == code)
+        for code in sorted(set(pattern.tolist())):  # np.unique's values, without its overhead
+            g = (pattern == code).nonzero()[0]
             rows = (0, 1, 2) + ((3, 4) if code & 1 else ()) + ((5,) if code & 2 else ())
             o = obs_idx[g]
             m = len(rows)
@@ -932,10 +959,15 @@ class Tracker:
             z[:, :3] = batch.pos[o]
             if m > 3:
                 z[:, 3:] = vel[g][:, [r - 3 for r in rows[3:]]]
-            R = np.zeros((g.size, m, m))
-            R[:, :3, :3] = batch.position_cov(o)
-            vel_axes = np.arange(3, m)
-            R[:, vel_axes, vel_axes] = (batch.vel_sigma[o] ** 2)[:, None]
+            if diagonal:
+                R = np.empty((g.size, m))
+                R[:, :3] = batch.sigma[o] ** 2
+                R[:, 3:] = (batch.vel_sigma[o] ** 2)[:, None]
+            else:
+                R = np.zeros((g.size, m, m))
+                R[:, :3, :3] = batch.position_cov(o)
+                vel_axes = np.arange(3, m)
+                R[:, vel_axes, vel_axes] = (batch.vel_sigma[o] ** 2)[:, None]
             yield g, rows, z, R
 
     def _update_imm(self, slots: npt.NDArray[np.int64], batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64]) -> None:
@@ -943,7 +975,7 @@ class Tracker:
         cfg = self.config
         dt = batch.t[obs_idx] - self.t[slots]
         manned = self.track_class[slots] == _CLASS_MANNED
-        for tuning, group in ((imm.DRONE, np.flatnonzero(~manned)), (imm.MANNED, np.flatnonzero(manned))):
+        for tuning, group in ((imm.DRONE, (~manned).nonzero()[0]), (imm.MANNED, manned.nonzero()[0])):
             if group.size == 0:
                 continue
             s_g, o_g = slots[group], obs_idx[group]
@@ -1011,6 +1043,7 @@ class Tracker:
         self.score[slots] = np.where(is_plot, 0.0, cfg.identity_score)
         self.track_class[slots] = _CLASS_UNKNOWN
         self.class_prob[slots] = np.nan
+        self.classified[slots] = False
         self.declared_uav[slots] = False
         self.has_rid[slots] = False
         self.identified[slots] = False
@@ -1054,7 +1087,7 @@ class Tracker:
             confirm = tentative & (self._popcount[provisional] >= cfg.confirm_m)
         if confirm.any():
             self.status[confirm] = CONFIRMED
-            self._bridge_gaps(np.flatnonzero(confirm), period_updated)
+            self._bridge_gaps(confirm.nonzero()[0], period_updated)
 
     def _end_period(self, updated: npt.NDArray[np.bool_], t_now: float) -> list[int]:
         """Close a management period: record hits and misses, merge duplicates, delete stale tracks.
@@ -1073,7 +1106,7 @@ class Tracker:
         dead = ((self.status == TENTATIVE) & (age > cfg.tentative_coast_s)) | (
             (self.status == CONFIRMED) & (age > cfg.confirmed_coast_s)
         )
-        dead_slots = np.flatnonzero(dead)
+        dead_slots = dead.nonzero()[0]
         lost.extend(self.track_id[dead_slots[self.status[dead_slots] == CONFIRMED]].tolist())
         self._free_slots(dead_slots)
         return lost
@@ -1087,11 +1120,11 @@ class Tracker:
         id and identity, so the object keeps one id and its alerts continue.
         """
         cfg = self.config
-        coasting = np.flatnonzero((self.status == CONFIRMED) & ~updated)
-        coasting = np.setdiff1d(coasting, newly_confirmed, assume_unique=True)
+        coasting = ((self.status == CONFIRMED) & ~updated).nonzero()[0]
+        coasting = _without(coasting, newly_confirmed)
         if coasting.size == 0:
             return
-        pos_sigma = np.sqrt(np.maximum(np.diagonal(self.P[newly_confirmed], axis1=1, axis2=2)[:, :3], 1e-6))
+        pos_sigma = np.sqrt(np.maximum(self.P[newly_confirmed].diagonal(axis1=1, axis2=2)[:, :3], 1e-6))
         new_i, old_i, cost = gate_pairs(
             self.x[coasting], self.P[coasting], self.t[coasting],
             self.x[newly_confirmed, :3], pos_sigma, self.t[newly_confirmed],
@@ -1142,7 +1175,7 @@ class Tracker:
         merged, because they may be two drones in close formation.
         """
         cfg = self.config
-        cand = np.flatnonzero(updated & (self.status != _FREE))
+        cand = (updated & (self.status != _FREE)).nonzero()[0]
         if cand.size < 2:
             return []
         # Cheap pre-filter: only tracks with a neighbour within merge_radius_m can be duplicates.
@@ -1152,7 +1185,7 @@ class Tracker:
         cand = cand[np.unique(close)]
         a_idx, b_idx, _ = gate_pairs(
             self.x[cand], self.P[cand], self.t[cand],
-            self.x[cand, :3], np.sqrt(np.maximum(np.diagonal(self.P[cand], axis1=1, axis2=2)[:, :3], 1e-6)), self.t[cand],
+            self.x[cand, :3], np.sqrt(np.maximum(self.P[cand].diagonal(axis1=1, axis2=2)[:, :3], 1e-6)), self.t[cand],
             cfg.q_h, cfg.q_v, cfg.gate_chi2, exclude_same=True,
         )
         if a_idx.size == 0:
@@ -1249,8 +1282,8 @@ class Tracker:
 
     # -- output ------------------------------------------------------------------------------
     def _output(self, updated: npt.NDArray[np.bool_], lost: list[int], t_now: float) -> TrackBatch:
-        out = np.flatnonzero(updated & (self.status == CONFIRMED))
-        out = out[np.argsort(self.track_id[out], kind="stable")]
+        out = (updated & (self.status == CONFIRMED)).nonzero()[0]
+        out = out[self.track_id[out].argsort(kind="stable")]
         x = self.x[out]
         lat, lon, alt = self.frame.to_geodetic(x[:, 0], x[:, 1], x[:, 2])
         return TrackBatch(
@@ -1273,6 +1306,8 @@ class Tracker:
 
     def _remote_id_flags(self, slots: npt.NDArray[np.int64]) -> list[str | None] | None:
         flags: list[str | None] | None = None
+        if not self.plausibility.flag_bits.any():
+            return None  # no identity is flagged (the usual case)
         for i, s in enumerate(slots.tolist()):
             uas_id = self.uas_id[s]
             if uas_id is not None and (reasons := self.plausibility.flags(uas_id)):
@@ -1283,7 +1318,7 @@ class Tracker:
 
     def close(self, t_now: float) -> list[int]:
         """End of input: every remaining confirmed track is lost. Returns their ids."""
-        slots = np.flatnonzero(self.status != _FREE)
+        slots = (self.status != _FREE).nonzero()[0]
         lost = sorted(self.track_id[slots[self.status[slots] == CONFIRMED]].tolist())
         self._free_slots(slots)
         return lost

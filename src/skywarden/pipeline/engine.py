@@ -109,6 +109,8 @@ class ReorderBuffer:
 
 
 _TIME = itemgetter(0)
+_OBS = itemgetter(1)
+_RAW = itemgetter(2)
 
 
 class Pipeline:
@@ -180,12 +182,42 @@ class Pipeline:
         if self._window_end is None or until >= self._window_end:
             self._add_released(self._buffer.pop_until(until))
 
+    def push_many(self, observations: Sequence[Observation], raws: Sequence[bytes | None], line_nos: Sequence[int]) -> None:
+        """:meth:`push` for each observation in turn (the same result), with less per-item overhead."""
+        if self.live:
+            for obs, raw, line_no in zip(observations, raws, line_nos):
+                self.push(obs, raw, line_no)
+            return
+        buf = self._buffer
+        items = buf._items
+        reorder_s = self.config.reorder_s
+        released_t, max_t, window_end = self._released_t, self._max_t, self._window_end
+        for obs, raw, line_no in zip(observations, raws, line_nos):
+            t = obs.t
+            if t < released_t:
+                self.push(obs, raw, line_no)  # late: counted and rejected there
+                continue
+            if len(items) == buf._head or t >= items[-1][0]:
+                items.append((t, obs, raw))
+            else:
+                bisect.insort_right(items, (t, obs, raw), lo=buf._head, key=_TIME)
+            if t <= max_t:
+                continue
+            self._max_t = max_t = t
+            until = t - reorder_s
+            if window_end is None or until >= window_end:
+                self._add_released(buf.pop_until(until))
+                released_t, window_end = self._released_t, self._window_end
+
     def _add_released(self, items: list[tuple[float, Observation, bytes | None]]) -> None:
         if not items:
             return
         self._released_t = items[-1][0]
         batch_s = self.config.batch_s
-        for t, obs, raw in items:
+        # Items are in time order: each window's run is found by bisection and moved as a slice.
+        i, n = 0, len(items)
+        while i < n:
+            t = items[i][0]
             if self._window_end is None:
                 self._window_end = (math.floor(t / batch_s) + 1) * batch_s
             if t >= self._window_end:
@@ -195,8 +227,11 @@ class Pipeline:
                     self._window_end += batch_s
                     self._run_step([], [], self._window_end)
                 self._window_end = (math.floor(t / batch_s) + 1) * batch_s
-            self._batch.append(obs)
-            self._batch_raw.append(raw)
+            j = max(bisect.bisect_left(items, self._window_end, lo=i + 1, key=_TIME), i + 1)
+            run = items[i:j]
+            self._batch.extend(map(_OBS, run))
+            self._batch_raw.extend(map(_RAW, run))
+            i = j
 
     def _flush_window(self) -> None:
         assert self._window_end is not None

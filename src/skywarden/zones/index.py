@@ -88,10 +88,8 @@ class ZoneIndex:
             return out
         for j in range(len(self.zones)):
             b = self.bbox[j]
-            cand = np.flatnonzero(
-                (lon_a >= b[0]) & (lon_a <= b[2]) & (lat_a >= b[1]) & (lat_a <= b[3])
-                & (alt_a >= self.lower_m[j]) & (alt_a <= self.upper_m[j])
-            )
+            cand = ((lon_a >= b[0]) & (lon_a <= b[2]) & (lat_a >= b[1]) & (lat_a <= b[3])
+                & (alt_a >= self.lower_m[j]) & (alt_a <= self.upper_m[j])).nonzero()[0]
             if cand.size == 0:
                 continue
             circle = self._circles[j]
