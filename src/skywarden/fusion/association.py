@@ -43,6 +43,7 @@ def gate_pairs(
     rows: IntArray | None = None,
     P_add: FloatArray | None = None,
     cov: FloatArray | None = None,
+    alternate: tuple[npt.NDArray[np.bool_], FloatArray, FloatArray, FloatArray] | None = None,
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """Pairs of observation ``j`` and track ``i`` whose innovation passes the gate.
 
@@ -54,6 +55,9 @@ def gate_pairs(
         exclude_same: drop pairs with ``j == i`` (when tracks are compared with themselves).
         cov: the observations' full position covariances ``(O,3,3)`` where their errors are not
             axis-aligned (polar radar plots); ``sigma`` must then hold the roots of its diagonal.
+        alternate: ``(use (T,), x, P, t)``: for the tracks where ``use`` is set (per entry of
+            ``rows``), gate with these full state arrays instead (a Remote ID track's radar-only
+            estimate); only the rows and pairs concerned are gathered.
 
     Returns:
         ``(obs_index, track_index, cost)`` where cost is the negative log-likelihood
@@ -66,6 +70,11 @@ def gate_pairs(
         # x, P, t are the full state arrays and rows the tracks to use: only (T,6) slices and
         # per-pair covariances are gathered, never a copy of all (T,6,6) covariances.
         x, t = x[rows], t[rows]
+    use = None
+    if alternate is not None and alternate[0].any():
+        use, x_alt, P_alt, t_alt = alternate
+        x, t = x.copy(), t.copy()
+        x[use], t[use] = x_alt[rows[use]], t_alt[rows[use]]
     if x.shape[0] == 0 or z.shape[0] == 0:
         return empty
     t_lo, t_hi = float(tz.min()), float(tz.max())
@@ -77,6 +86,8 @@ def gate_pairs(
     # |P_pv| terms are bounded by the geometric mean of the diagonals), and each observation's
     # own time differs from t_mid by at most `spread`.
     diag = P.diagonal(axis1=1, axis2=2)[rows]  # (T, 6) variances
+    if use is not None:
+        diag[use] = P_alt.diagonal(axis1=1, axis2=2)[rows[use]]
     if P_add is not None:
         diag = diag + P_add.diagonal()
     var_p = diag[:, :3].sum(axis=1)
@@ -129,6 +140,9 @@ def gate_pairs(
         obs_i, trk_i = obs_i[keep], trk_i[keep]
     R = cov[obs_i] if cov is not None else sigma[obs_i] ** 2  # (k,3,3), or the (k,3) diagonal
     P_pairs = P[rows[trk_i]]
+    if use is not None:
+        alt_pairs = use[trk_i]
+        P_pairs[alt_pairs] = P_alt[rows[trk_i[alt_pairs]]]
     if P_add is not None:
         P_pairs += P_add
     d2, logdet = position_innovation(x[trk_i], P_pairs, tz[obs_i] - t[trk_i], z[obs_i], R, q_h, q_v)

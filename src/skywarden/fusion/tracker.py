@@ -772,21 +772,17 @@ class Tracker:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
         cfg = self.config
         q_h, q_v = q or (cfg.q_h, cfg.q_v)
-        x, P, t, rows = self.x, self.P, self.t, slots
+        alternate = None
         if batch.kind[obs_idx[0]] == KIND_PLOT:
             # Plots gate against a Remote ID track's radar-only estimate where it has one: a
             # broadcast (perhaps false) must not decide which plots are its drone's.
             radar = self.r_valid[slots] & (float(batch.t[obs_idx].max()) - self.rt[slots] <= cfg.radar_support_s)
-            if radar.any():
-                x, P, t = self.x[slots], self.P[slots], self.t[slots]
-                own = slots[radar]
-                x[radar], P[radar], t[radar] = self.rx[own], self.rP[own], self.rt[own]
-                rows = np.arange(slots.size)
+            alternate = (radar, self.rx, self.rP, self.rt)
         pair_o, pair_s, cost = gate_pairs(
-            x, P, t,
+            self.x, self.P, self.t,
             batch.pos[obs_idx], batch.sigma[obs_idx], batch.t[obs_idx],
-            q_h, q_v, cfg.gate_chi2, rows=rows, P_add=P_add,
-            cov=None if batch.cov is None else batch.cov[obs_idx],
+            q_h, q_v, cfg.gate_chi2, rows=slots, P_add=P_add,
+            cov=None if batch.cov is None else batch.cov[obs_idx], alternate=alternate,
         )
         if min_dt is not None:
             newer = batch.t[obs_idx[pair_o]] - self.t[slots[pair_s]] >= min_dt
