@@ -20,8 +20,9 @@ Each configuration runs in a fresh child process: the background load alone duri
 then ``--duration`` s of measurement. Per tick the time spent in each stage (drain, measurement
 conversion + tracker step, zone test, alert rules, store, runtime views, WebSocket frame
 building) is recorded by wrapping the runtime's methods on the instance (no source changes).
-In the ``store`` mode the SQLite EventStore is on (a temp file) and one WebSocket client is
-emulated (a subscriber whose frames are serialised with msgspec, as the API does); that is the
+In the ``store`` mode the SQLite EventStore is on (a temp file, written by the store's writer
+process, whose CPU is reported beside the process's own) and one WebSocket client is emulated
+(a subscriber whose frames are serialised with msgspec, as the API does); that is the
 production configuration.
 
 Usage:
@@ -37,6 +38,7 @@ import cProfile
 import gc
 import json
 import math
+import os
 import pstats
 import subprocess
 import sys
@@ -320,9 +322,11 @@ class Phases:
         self.wrap(p.alerts, "process", "alert_rules")
         self.wrap(p, "on_step", "runtime_views")  # LiveRuntime._on_step: track/alert views (+ listeners)
         if p.store is not None:
-            for name in ("append_observations", "append_tracks", "append_alerts"):
-                self.wrap(p.store, name, "store_append")
+            for name in ("append_observations", "append_observation_batch", "append_tracks", "append_alerts"):
+                if hasattr(p.store, name):
+                    self.wrap(p.store, name, "store_append")
             self.wrap(p.store, "commit", "store_commit")
+            self.wrap(p.store, "append_alerts_durable", "store_alert_durable")
         self.wrap(runtime, "_flush_frames", "ws_frame_build")
         self.wrap(runtime, "sensor_views", "ws_sensor_views")
         process_once = runtime.process_once
@@ -367,6 +371,18 @@ async def ws_client(runtime: LiveRuntime, phases: Phases, encoder: str = "msgspe
         runtime.unsubscribe(sub)
 
 
+def writer_cpu(runtime: LiveRuntime) -> float | None:
+    """CPU seconds of the store's writer process so far (None when the store writes in this process)."""
+    pid = getattr(getattr(runtime, "_writer", None), "pid", None)
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 # -- one configuration (child process) --------------------------------------------------------------------
 async def measure(rate: float, duration: float, warmup: float, store_on: bool, config: LiveConfig, profile: str | None,
                   ws_encoder: str = "msgspec") -> dict:
@@ -396,10 +412,10 @@ async def measure(rate: float, duration: float, warmup: float, store_on: bool, c
     if prof:
         prof.enable()
     t_start, obs0, off0 = time.monotonic(), runtime.observations, load.offered
-    cpu0 = time.process_time()
+    cpu0, wcpu0 = time.process_time(), writer_cpu(runtime)
     await asyncio.sleep(duration)
     t_end, obs1, off1 = time.monotonic(), runtime.observations, load.offered
-    cpu1 = time.process_time()
+    cpu1, wcpu1 = time.process_time(), writer_cpu(runtime)
     if prof:
         prof.disable()
     phases.enabled = False
@@ -410,6 +426,7 @@ async def measure(rate: float, duration: float, warmup: float, store_on: bool, c
         "rate": rate, "store": store_on, "duration_s": t_end - t_start, "warmup_s": warmup,
         "offered_per_s": (off1 - off0) / (t_end - t_start), "ingested_per_s": (obs1 - obs0) / (t_end - t_start),
         "cpu_per_wall": (cpu1 - cpu0) / (t_end - t_start),
+        "writer_process_cpu_per_wall": None if wcpu0 is None or wcpu1 is None else (wcpu1 - wcpu0) / (t_end - t_start),
         "targets": load.n, "clutter_per_s": load.clutter_rate,
         "tracks_confirmed": tracker.n_confirmed, "tracks_active": tracker.n_active,
         "queue_max": stats["queue_max"], "burst_late_max_s": stats["burst_late_max"],
@@ -452,13 +469,14 @@ def summary_row(r: dict) -> str:
         f"{r['probes']} ({r['probes_missed']} missed) | {percentile(lat, 50):.0f} | {percentile(lat, 99):.0f} | "
         f"{max(lat, default=float('nan')):.0f} | {percentile([1000 * x for x in r['runtime_reported_s']], 50):.0f} | "
         f"{r['process_once_ms']['p50']:.1f} / {r['process_once_ms']['p99']:.1f} | "
-        f"{r['ticker_period_ms']['p50']:.0f} / {r['ticker_period_ms']['p99']:.0f} | {100 * r['cpu_per_wall']:.0f}% |"
+        f"{r['ticker_period_ms']['p50']:.0f} / {r['ticker_period_ms']['p99']:.0f} | {100 * r['cpu_per_wall']:.0f}%"
+        + (f" + {100 * r['writer_process_cpu_per_wall']:.0f}%" if r.get("writer_process_cpu_per_wall") is not None else "") + " |"
     )
 
 
 def phase_rows(r: dict) -> list[str]:
     order = ["process_once", "drain", "tracker_step", "zone_test", "alert_rules", "runtime_views", "store_append",
-             "store_commit", "ws_frame_build", "ws_json"]
+             "store_commit", "store_alert_durable", "ws_frame_build", "ws_json"]
     m, s = r["phase_mean_ms"], r["phase_per_s_ms"]
     return [f"| {r['rate']:,.0f} | {'SQLite + WS' if r['store'] else 'none'} | " + " | ".join(
         f"{m.get(k, 0.0):.2f} ({s.get(k, 0.0) / 10:.1f}%)" for k in order) + " |"]
@@ -520,7 +538,8 @@ def main() -> None:
         "inside the zone was offered (same process, `time.monotonic()`). The floor is reorder_s (the runtime holds an",
         "observation until the data clock is reorder_s past its time) plus the wait for the next tick.",
         "`listener arrival` is what the runtime itself reports (alert time minus the `arrival` argument of the listener);",
-        "CPU is the process's CPU time over wall time (load generator included; 100% = one core).",
+        "CPU is the process's CPU time over wall time (load generator included; 100% = one core), plus the store's",
+        "writer process where there is one.",
         "",
         "| obs/s | store | targets | tracks confirmed / active | ingested obs/s | queue max | probes | p50 ms | p99 ms | max ms | listener `arrival` p50 ms | tick work p50 / p99 ms | ticker period p50 / p99 ms | CPU |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -532,8 +551,8 @@ def main() -> None:
         "advance: measurement conversion + tracker + zone test + alert rules + store + runtime views); the other",
         "columns are parts of it, except `ws_*` (frame building in the ticker, JSON in the client task).",
         "",
-        "| obs/s | store | process_once | drain | tracker_step | zone_test | alert_rules | runtime_views | store_append | store_commit | ws_frame_build | ws_json |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| obs/s | store | process_once | drain | tracker_step | zone_test | alert_rules | runtime_views | store_append | store_commit | store_alert_durable | ws_frame_build | ws_json |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines += phase_rows(r)

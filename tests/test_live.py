@@ -166,3 +166,77 @@ def test_data_clock_runs_at_its_speed(speed):
     clock = DataClock(start=1_000_000_000.0, speed=speed)
     time.sleep(0.2)
     assert clock.now() - 1_000_000_000.0 == pytest.approx(0.2 * speed, rel=0.3)
+
+
+def _busy_sky(runtime, clock, n_targets=40, seconds=3.0, rate_hz=5.0):
+    """Targets converging on the zone (some enter it), reports at ``rate_hz`` each."""
+    import math
+
+    async def fly():
+        steps = int(seconds * rate_hz)
+        for k in range(steps):
+            t = clock.now()
+            for i in range(n_targets):
+                a = 2 * math.pi * i / n_targets
+                r = 560.0 - 40.0 * k / rate_hz
+                await runtime.offer(rid(t, r * math.sin(a), r * math.cos(a), uas=f"U{i}"))
+            await asyncio.sleep(1.0 / rate_hz)
+
+    return fly()
+
+
+def test_shutdown_stores_everything_accepted_through_the_writer_process(tmp_path):
+    """Every accepted observation, every track update and every alert event the runtime produced
+    is in the database after shutdown, and the writer process has exited."""
+    import os
+
+    async def scenario():
+        clock = DataClock()
+        store = EventStore(tmp_path / "live.db")
+        runtime = LiveRuntime(ZONES, FRAME, clock, store, config=LiveConfig(tick_s=0.01))
+        writer_pid = runtime._writer.pid
+        published = []
+        runtime.alert_listeners.append(lambda e, _: published.append(e))
+        runtime.start(_busy_sky(runtime, clock))
+        await asyncio.sleep(3.5)
+        await runtime.shutdown()  # no wait for the writer to catch up before this
+        counts = {t: store.count(t) for t in ("observations", "track_updates", "alert_events")}
+        store.close()
+        return runtime, published, counts, writer_pid
+
+    runtime, published, counts, writer_pid = asyncio.run(scenario())
+    stats = runtime.pipeline.stats
+    assert counts["observations"] == runtime.observations == stats.observations == 600
+    assert counts["track_updates"] == stats.track_updates > 0
+    assert counts["alert_events"] == stats.alert_events == len(published) > 0
+    assert any(e.state == "open" for e in published) and any(e.state == "resolved" for e in published)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(writer_pid, os.WNOHANG)  # already reaped: the writer process has exited
+
+
+def test_restart_resumes_alert_ids_and_keeps_the_first_run(tmp_path):
+    async def run_once(uas):
+        clock = DataClock()
+        store = EventStore(tmp_path / "live.db")
+        runtime = LiveRuntime(ZONES, FRAME, clock, store, config=LiveConfig(tick_s=0.01))
+        opened = []
+        runtime.alert_listeners.append(lambda e, _: opened.append(e.alert_id) if e.state == "open" else None)
+
+        async def fly():
+            for k in range(60):
+                await runtime.offer(rid(clock.now(), -600 + 10 * k, 0, uas=uas))
+                await asyncio.sleep(0.04)
+
+        runtime.start(fly())
+        await asyncio.sleep(3.0)
+        await runtime.shutdown()
+        rows = store.query("SELECT alert_id, state FROM alert_events ORDER BY id")
+        observations = store.count("observations")
+        store.close()
+        return opened, rows, observations
+
+    first, rows1, n1 = asyncio.run(run_once("U1"))
+    second, rows2, n2 = asyncio.run(run_once("U2"))
+    assert first == [1] and second == [2]  # ids continue from the store
+    assert rows2[:len(rows1)] == rows1 and {a for a, _ in rows2} == {1, 2}
+    assert n1 == 60 and n2 == 120

@@ -120,6 +120,56 @@ def test_headless_demo_writes_alerts_like_replay(tmp_path):
     assert "alerts opened" in result.stdout
 
 
+def _writer_processes(db):
+    """Live store writer processes working on ``db``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"skywarden.store.writer_process" in argv and str(db).encode() in argv:
+                found.append(int(entry.name))
+    return found
+
+
+def test_headless_demo_stopped_by_ctrl_c_stores_everything_it_accepted_and_published(tmp_path):
+    """Ctrl-C at a terminal signals the whole foreground process group. The live process drains
+    its pipeline into the store's writer process (which ignores the signal), and the writer
+    commits everything before both exit: every accepted observation and every published alert
+    event is in the database."""
+    import os
+
+    db, alerts = tmp_path / "d.db", tmp_path / "alerts.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skywarden.cli.main", "demo", "--headless", "--scenario", "seoul-2022", "--speed", "20",
+         "--duration", "120", "--alerts-out", str(alerts), "--db", str(db)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None and not (alerts.exists() and alerts.read_text().strip()):
+            time.sleep(0.2)
+        assert _writer_processes(db), "the demo runs its store writer in a process"
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C does: the whole group
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    accepted, opened = map(int, re.search(r"(\d+) observations, (\d+) alerts opened", out).groups())
+    published = [json.loads(x) for x in alerts.read_text().splitlines()]
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM observations").fetchone()[0] == accepted > 0
+    stored = con.execute("SELECT alert_id, state FROM alert_events ORDER BY id").fetchall()
+    assert sorted(stored) == sorted((e["alert_id"], e["state"]) for e in published)
+    assert sum(state == "open" for _, state in stored) == opened > 0
+    assert con.execute("SELECT count(*) FROM track_updates").fetchone()[0] > 0
+    con.close()
+    assert _writer_processes(db) == []
+
+
 def test_serve_replays_a_recording_paced_at_its_own_time(tmp_path):
     """A file source alone: the data clock starts at the recording's first time and runs at `speed`."""
     obs = tmp_path / "obs.jsonl"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -175,7 +176,10 @@ class LiveRuntime:
         self.config = config or LiveConfig()
         self.clock = clock
         self._store = store
-        self._writer = BackgroundWriter(store) if store is not None and store.path != ":memory:" else None
+        # A database file is written by a writer process (BackgroundWriter); an in-memory store
+        # (tests) or a platform without POSIX pipes writes on the event loop.
+        use_writer = store is not None and store.path != ":memory:" and os.name == "posix"
+        self._writer = BackgroundWriter(store) if use_writer else None
         self.frame = frame
         self.zones: list[Zone] = list(zones)
         self._zone_names = {z.id: z.name for z in self.zones}
@@ -340,18 +344,16 @@ class LiveRuntime:
         self._dirty_alerts.add(event.alert_id)
 
     @property
-    def store(self) -> EventStore | None:
-        """The event store, safe to use directly from the event loop: the background writer has
-        been flushed first (it runs the pipeline's appends on its own thread)."""
-        if self._writer is not None:
-            self._writer.flush()
-        return self._store
+    def store(self) -> EventStore | BackgroundWriter | None:
+        """The event store. With a database file it is the :class:`BackgroundWriter`: writes go
+        to the writer process; reads (``track_history``, ``count``, ...) wait until it has
+        committed what was sent, then read through this process's connection."""
+        return self._writer if self._writer is not None else self._store
 
     # -- operator actions --------------------------------------------------------------------------
     def _publish(self, events: Sequence[AlertEvent]) -> None:
         if self.store is not None and events:
-            self.store.append_alerts(events)
-            self.store.commit()
+            self.store.append_alerts_durable(events)
         for event in events:
             self._apply_alert(event)
             for listener in self.alert_listeners:
