@@ -15,7 +15,10 @@ flags the identity when:
   non-cooperative (radar, RF) track the identity is associated with: the squared Mahalanobis
   distance of the report against the track's predicted position, with covariance
   ``P_track + R_report``, exceeds ``mismatch_chi2`` on ``mismatch_consecutive`` consecutive
-  reports that carry a track estimate (a consistent report resets the run).
+  reports that carry a track estimate (a consistent report resets the run). A report the
+  caller marks ``supported`` (a sensor sees an object right where it claims to be, though the
+  track's estimate disagrees: the estimate lags a sharp turn or has taken another object's plots)
+  counts as consistent.
 
 One bad GPS fix must not flag an identity. A report that fails the jump/two-places test is
 *implausible*: it is not taken as the identity's reference position (the next report is tested
@@ -237,6 +240,7 @@ def check_remote_id(
     sigma_v_m: npt.ArrayLike | None = None,
     track_pos: npt.ArrayLike | None = None,
     track_cov: npt.ArrayLike | None = None,
+    supported: npt.ArrayLike | None = None,
 ) -> PlausibilityResult:
     """Check a batch of ``n`` Remote ID reports and update ``state``.
 
@@ -253,6 +257,8 @@ def check_remote_id(
         track_pos: ``(n, 3)`` the associated non-cooperative track's position predicted to the
             report time, ENU metres; NaN rows (or None) where the identity has no such track.
         track_cov: ``(n, 3, 3)`` that prediction's position covariance, m^2.
+        supported: ``(n,)`` reports a non-cooperative sensor confirms directly (a plot where the
+            report says); they never count towards a track mismatch.
     """
     cfg = state.config
     t = np.asarray(t, dtype=np.float64).reshape(-1)
@@ -265,6 +271,7 @@ def check_remote_id(
     if with_track:
         tp = np.asarray(track_pos, dtype=np.float64).reshape(n, 3)
         tc = np.asarray(track_cov, dtype=np.float64).reshape(n, 3, 3)
+        confirmed = np.zeros(n, dtype=bool) if supported is None else np.asarray(supported, dtype=bool).reshape(n)
 
     flagged = np.zeros(n, dtype=bool)
     bits_out = np.zeros(n, dtype=np.int64)
@@ -337,7 +344,7 @@ def check_remote_id(
             d2 = np.einsum("ni,ni->n", y, np.linalg.solve(S, y[:, :, None])[:, :, 0])
             maha[k] = d2
             sk = sl[has_track]
-            mis = d2 > cfg.mismatch_chi2
+            mis = (d2 > cfg.mismatch_chi2) & ~confirmed[k]
             mrun = np.where(mis, state.mismatch_run[sk] + 1, 0)
             state.mismatch_run[sk] = mrun
             hit = mrun >= cfg.mismatch_consecutive
