@@ -15,10 +15,10 @@ flags the identity when:
   non-cooperative (radar, RF) track the identity is associated with: the squared Mahalanobis
   distance of the report against the track's predicted position, with covariance
   ``P_track + R_report``, exceeds ``mismatch_chi2`` on ``mismatch_consecutive`` consecutive
-  reports that carry a track estimate (a consistent report resets the run). A report the
-  caller marks ``supported`` (a sensor sees an object right where it claims to be, though the
-  track's estimate disagrees: the estimate lags a sharp turn or has taken another object's plots)
-  counts as consistent.
+  reports that carry a track estimate (a consistent report resets the run). A report outside
+  the gate that the caller's ``confirm`` accepts (a sensor sees an object right where it claims
+  to be: the track's estimate lags a sharp turn or has taken another object's plots) counts as
+  consistent.
 
 One bad GPS fix must not flag an identity. A report that fails the jump/two-places test is
 *implausible*: it is not taken as the identity's reference position (the next report is tested
@@ -43,7 +43,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -118,6 +118,8 @@ class PlausibilityResult:
         implausible: this report itself failed the jump / two-places test.
         implied_speed_mps: speed implied against the reference report (NaN for the first).
         mahalanobis2: squared Mahalanobis distance against the track (NaN without a track).
+        confirmed: outside the track's gate, but confirmed by the caller's ``confirm`` (the track
+            estimate, not the report, is off).
     """
 
     flagged: npt.NDArray[np.bool_]
@@ -126,6 +128,7 @@ class PlausibilityResult:
     implausible: npt.NDArray[np.bool_]
     implied_speed_mps: FloatArray
     mahalanobis2: FloatArray
+    confirmed: npt.NDArray[np.bool_]
 
     def reasons(self, i: int) -> list[str]:
         """Names of report ``i``'s active flag reasons."""
@@ -240,7 +243,7 @@ def check_remote_id(
     sigma_v_m: npt.ArrayLike | None = None,
     track_pos: npt.ArrayLike | None = None,
     track_cov: npt.ArrayLike | None = None,
-    supported: npt.ArrayLike | None = None,
+    confirm: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]] | None = None,
 ) -> PlausibilityResult:
     """Check a batch of ``n`` Remote ID reports and update ``state``.
 
@@ -257,8 +260,9 @@ def check_remote_id(
         track_pos: ``(n, 3)`` the associated non-cooperative track's position predicted to the
             report time, ENU metres; NaN rows (or None) where the identity has no such track.
         track_cov: ``(n, 3, 3)`` that prediction's position covariance, m^2.
-        supported: ``(n,)`` reports a non-cooperative sensor confirms directly (a plot where the
-            report says); they never count towards a track mismatch.
+        confirm: called with the indices of reports outside their track's gate; returns which
+            of them a non-cooperative sensor confirms directly (a plot where the report says).
+            Those never count towards a track mismatch (asked only for the few outside the gate).
     """
     cfg = state.config
     t = np.asarray(t, dtype=np.float64).reshape(-1)
@@ -271,7 +275,6 @@ def check_remote_id(
     if with_track:
         tp = np.asarray(track_pos, dtype=np.float64).reshape(n, 3)
         tc = np.asarray(track_cov, dtype=np.float64).reshape(n, 3, 3)
-        confirmed = np.zeros(n, dtype=bool) if supported is None else np.asarray(supported, dtype=bool).reshape(n)
 
     flagged = np.zeros(n, dtype=bool)
     bits_out = np.zeros(n, dtype=np.int64)
@@ -279,8 +282,9 @@ def check_remote_id(
     implausible = np.zeros(n, dtype=bool)
     speed = np.full(n, np.nan)
     maha = np.full(n, np.nan)
+    confirmed = np.zeros(n, dtype=bool)
     if n == 0:
-        return PlausibilityResult(flagged, bits_out, new_flag, implausible, speed, maha)
+        return PlausibilityResult(flagged, bits_out, new_flag, implausible, speed, maha, confirmed)
 
     order = t.argsort(kind="stable")
     state.evict_stale(float(t[order[0]]))
@@ -344,7 +348,12 @@ def check_remote_id(
             d2 = np.einsum("ni,ni->n", y, np.linalg.solve(S, y[:, :, None])[:, :, 0])
             maha[k] = d2
             sk = sl[has_track]
-            mis = (d2 > cfg.mismatch_chi2) & ~confirmed[k]
+            mis = d2 > cfg.mismatch_chi2
+            if confirm is not None and mis.any():
+                outside = k[mis]
+                ok = np.asarray(confirm(outside), dtype=bool).reshape(outside.size)
+                confirmed[outside[ok]] = True
+                mis[mis.nonzero()[0][ok]] = False
             mrun = np.where(mis, state.mismatch_run[sk] + 1, 0)
             state.mismatch_run[sk] = mrun
             hit = mrun >= cfg.mismatch_consecutive
@@ -358,4 +367,4 @@ def check_remote_id(
         state.last_seen[sl] = np.maximum(state.last_seen[sl], ti)
         bits_out[sel] = bits
         flagged[sel] = bits != 0
-    return PlausibilityResult(flagged, bits_out, new_flag, implausible, speed, maha)
+    return PlausibilityResult(flagged, bits_out, new_flag, implausible, speed, maha, confirmed)

@@ -607,14 +607,12 @@ class Tracker:
             keys = [batch.identity[i] for i in rid.tolist()]
             sigma_v = np.hypot(batch.sigma[rid, 2], cfg.radar_vertical_allowance_m)
             ref_slots, track_pos, track_cov = self._radar_reference(batch, rid, keys)
-            supported = None if track_pos is None else self._seen_where_claimed(batch, rid, ref_slots, sigma_v)
             res = check_remote_id(self.plausibility, batch.t[rid], [k[4:] for k in keys], batch.pos[rid], batch.sigma[rid, 0],
-                                  sigma_v_m=sigma_v, track_pos=track_pos, track_cov=track_cov, supported=supported)
-            if supported is not None:
-                # The radar sees the drone where it claims to be, but the radar-only estimate
-                # disagrees: the estimate has lost its drone. It restarts from the next plot.
-                lost = supported & (res.mahalanobis2 > self.plausibility.config.mismatch_chi2)
-                self.r_valid[ref_slots[lost]] = False
+                                  sigma_v_m=sigma_v, track_pos=track_pos, track_cov=track_cov,
+                                  confirm=lambda i: self._seen_where_claimed(batch, rid[i], ref_slots[i], sigma_v[i]))
+            # The radar sees the drone where it claims to be, but the radar-only estimate
+            # disagrees: the estimate has lost its drone. It restarts from the next plot.
+            self.r_valid[ref_slots[res.confirmed]] = False
             # A broadcast the radar contradicts no longer moves its track: the radar's plots do.
             distrusted = {keys[i] for i in (res.reason_bits & REASON_TRACK).nonzero()[0].tolist()}
         # An identity may report several times within one batch: process its k-th report in
@@ -977,27 +975,24 @@ class Tracker:
 
     def _seen_where_claimed(self, batch: MeasurementBatch, rid: npt.NDArray[np.int64], slots: npt.NDArray[np.int64],
                             sigma_v: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-        """Which Remote ID reports ``rid`` (of tracks ``slots``, -1 for none) have a recent plot
-        where they claim to be: the report moved by its track's velocity to the plot's time, the
-        horizontal offset within ``support_chi2`` of the two errors (and the track velocity's
-        over the time between), the height within three sigma (``sigma_v``: the report's vertical
-        error with the radar allowance)."""
+        """Which Remote ID reports ``rid`` (of tracks ``slots``) have a recent plot where they
+        claim to be: the report moved by its track's velocity to the plot's time, the horizontal
+        offset within ``support_chi2`` of the two errors (and the track velocity's over the time
+        between), the height within three sigma (``sigma_v``: the report's vertical error with
+        the radar allowance)."""
         cfg = self.config
-        supported = np.zeros(rid.size, dtype=bool)
         p_pos, p_t, p_var_h, p_var_v = self._recent_plots
-        ok = (slots >= 0).nonzero()[0]
-        if p_t.size == 0 or ok.size == 0:
-            return supported
-        s, r = slots[ok], rid[ok]
+        if p_t.size == 0 or rid.size == 0:
+            return np.zeros(rid.size, dtype=bool)
+        s, r = slots, rid
         dt = p_t[None, :] - batch.t[r][:, None]  # (reports, plots)
         moved = batch.pos[r][:, None, :] + self.x[s][:, None, 3:] * dt[:, :, None]
         off = p_pos[None, :, :] - moved
         vel_var = 0.5 * (self.P[s, 3, 3] + self.P[s, 4, 4])
         var_h = batch.sigma[r, 0][:, None] ** 2 + p_var_h[None, :] + vel_var[:, None] * dt * dt
         near = (off[:, :, 0] ** 2 + off[:, :, 1] ** 2 <= cfg.support_chi2 * var_h) & (
-            off[:, :, 2] ** 2 <= 9.0 * (sigma_v[ok][:, None] ** 2 + p_var_v[None, :])) & (np.abs(dt) <= cfg.support_window_s)
-        supported[ok] = near.any(axis=1)
-        return supported
+            off[:, :, 2] ** 2 <= 9.0 * (sigma_v[:, None] ** 2 + p_var_v[None, :])) & (np.abs(dt) <= cfg.support_window_s)
+        return near.any(axis=1)
 
     def _measurement(self, batch: MeasurementBatch, obs_idx: npt.NDArray[np.int64], diagonal: bool = False):  # noqa: ANN202
         """Group ``obs_idx`` by measurement model; yields ``(group, rows, z, R)``.
