@@ -28,14 +28,44 @@ POSITION = slice(0, 3)
 VELOCITY = slice(3, 6)
 
 
+def _propagation_maps() -> FloatArray:
+    """``(36, 72)``: a flattened ``P`` times this is ``[N P + P N', N P N']`` flattened, where
+    ``F = I + dt N`` is the NCV transition, so ``F P F' = P + dt (N P + P N') + dt^2 N P N'``."""
+    first, second = np.zeros((36, 36)), np.zeros((36, 36))
+    for i in range(6):
+        for j in range(6):
+            if i < 3:
+                first[6 * (i + 3) + j, 6 * i + j] += 1.0
+            if j < 3:
+                first[6 * i + j + 3, 6 * i + j] += 1.0
+            if i < 3 and j < 3:
+                second[6 * (i + 3) + j + 3, 6 * i + j] = 1.0
+    return np.hstack([first, second])
+
+
+_PROPAGATE = _propagation_maps()
 _DIAG_PP = np.array([0, 7, 14])  # flat indices of the (i, i), (i, i+3), (i+3, i), (i+3, i+3) entries of a 6x6
 _DIAG_PV = _DIAG_PP + 3
 _DIAG_VP = _DIAG_PP + 18
 _DIAG_VV = _DIAG_PP + 21
+_NOISE_ROWS: dict[tuple[float, float], FloatArray] = {}
 
 
 def _noise_density(q_h: float, q_v: float) -> FloatArray:
     return np.array([q_h, q_h, q_v])
+
+
+def _noise_rows(q_h: float, q_v: float) -> FloatArray:
+    """``(3, 36)``: ``[|dt|^3/3, dt^2/2, |dt|] @ this`` is the flattened ``Q(dt)``."""
+    rows = _NOISE_ROWS.get((q_h, q_v))
+    if rows is None:
+        q = _noise_density(q_h, q_v)
+        rows = np.zeros((3, 36))
+        rows[0, _DIAG_PP] = q
+        rows[1, _DIAG_PV] = rows[1, _DIAG_VP] = q
+        rows[2, _DIAG_VV] = q
+        _NOISE_ROWS[(q_h, q_v)] = rows
+    return rows
 
 
 def predict(x: FloatArray, P: FloatArray, dt: FloatArray, q_h: float, q_v: float) -> tuple[FloatArray, FloatArray]:
@@ -50,29 +80,25 @@ def predict(x: FloatArray, P: FloatArray, dt: FloatArray, q_h: float, q_v: float
         ([2.0, 4.0, 0.0], 5.0)
     """
     dt = np.asarray(dt, dtype=np.float64)
+    k = dt.size
     xp = x.copy()
     xp[:, POSITION] += x[:, VELOCITY] * dt[:, None]
-    # F P F' written out on 3x3 blocks: cheaper than two (k,6,6) matmuls and exact.
-    Ppp = P[:, POSITION, POSITION]
-    Ppv = P[:, POSITION, VELOCITY]
-    Pvp = P[:, VELOCITY, POSITION]
-    Pvv = P[:, VELOCITY, VELOCITY]
-    d = dt[:, None, None]
-    Pp = np.empty_like(P)
-    Pp[:, POSITION, POSITION] = Ppp + d * (Ppv + Pvp) + d * d * Pvv
-    Pp[:, POSITION, VELOCITY] = Ppv + d * Pvv
-    Pp[:, VELOCITY, POSITION] = Pvp + d * Pvv
-    Pp[:, VELOCITY, VELOCITY] = Pvv
+    # F P F' and Q as constant linear maps on the flattened covariances: one small matrix product
+    # and a few whole-array operations. Measured 2x faster than 3x3 block arithmetic at 1-150
+    # tracks (17 vs 34 us, 46 vs 91 us): at these sizes numpy's per-call cost is what counts.
+    flat = P.reshape(k, 36)
+    both = flat @ _PROPAGATE
     a = np.abs(dt)
-    q = _noise_density(q_h, q_v)
-    # Q on the four 3x3 diagonals, through a flat (k, 36) view: one index array instead of two.
-    flat = Pp.reshape(-1, 36)
-    flat[:, _DIAG_PP] += (a**3 / 3.0)[:, None] * q
-    half = (a**2 / 2.0)[:, None] * q
-    flat[:, _DIAG_PV] += half
-    flat[:, _DIAG_VP] += half
-    flat[:, _DIAG_VV] += a[:, None] * q
-    return xp, Pp
+    powers = np.empty((k, 3))
+    powers[:, 2] = a
+    powers[:, 1] = a * a
+    powers[:, 0] = powers[:, 1] * a
+    powers *= _Q_FACTORS
+    Pp = flat + dt[:, None] * both[:, :36] + (dt * dt)[:, None] * both[:, 36:] + powers @ _noise_rows(q_h, q_v)
+    return xp, Pp.reshape(k, 6, 6)
+
+
+_Q_FACTORS = np.array([1.0 / 3.0, 0.5, 1.0])
 
 
 def inflate(P: FloatArray, tau: float, q_h: float, q_v: float) -> FloatArray:
@@ -178,6 +204,30 @@ def sym3_inverse(S: FloatArray) -> tuple[FloatArray, FloatArray]:
     return inv, det
 
 
+def _innovation_maps() -> FloatArray:
+    """``(36, 18)``: a flattened ``P`` times this gives the six distinct entries (00 01 02 11 12
+    22) of ``P_pp``, of ``P_pv + P_vp`` and of ``P_vv``, so that the predicted position covariance
+    is ``first + dt second + dt^2 third``."""
+    maps = np.zeros((36, 18))
+    for n, (i, j) in enumerate(((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))):
+        maps[6 * i + j, n] = 1.0
+        maps[6 * i + j + 3, 6 + n] += 1.0
+        maps[6 * (i + 3) + j, 6 + n] += 1.0
+        maps[6 * (i + 3) + j + 3, 12 + n] = 1.0
+    return maps
+
+
+_INNOVATION = _innovation_maps()
+_SYM_DIAG = np.array([0, 3, 5])  # the diagonal among the six distinct entries
+_SYM_OF_FULL = np.array([0, 1, 2, 4, 5, 8])  # the six distinct entries in a flattened 3x3
+# Cofactors of a symmetric 3x3 from its six distinct entries (a b c d e f = 00 01 02 11 12 22):
+# df-ee, ce-bf, be-cd, af-cc, bc-ae, ad-bb, as products of gathered columns.
+_COF_A, _COF_B = np.array([3, 2, 1, 0, 1, 0]), np.array([5, 4, 4, 5, 2, 3])
+_COF_C, _COF_D = np.array([4, 1, 2, 2, 0, 1]), np.array([4, 5, 3, 2, 4, 1])
+_OUTER_A, _OUTER_B = np.array([0, 0, 0, 1, 1, 2]), np.array([0, 1, 2, 1, 2, 2])
+_OUTER_WEIGHT = np.array([1.0, 2.0, 2.0, 1.0, 2.0, 1.0])
+
+
 def position_innovation(
     x: FloatArray, P: FloatArray, dt: FloatArray, z: FloatArray, R: FloatArray, q_h: float, q_v: float
 ) -> tuple[FloatArray, FloatArray]:
@@ -190,20 +240,31 @@ def position_innovation(
 
     Returns:
         ``(d2, logdet_S)``, both ``(k,)``.
+
+    Example:
+        >>> d2, _ = position_innovation(np.zeros((1, 6)), np.eye(6)[None], np.zeros(1),
+        ...                             np.array([[3.0, 0, 0]]), np.ones((1, 3)), 1.0, 1.0)
+        >>> float(d2[0])  # 3 m off, variance 1 + 1
+        4.5
     """
-    d = dt[:, None, None]
+    k = dt.size
+    # The six distinct entries of S = H P(dt) H' + R, through constant linear maps, and the
+    # quadratic form by cofactors: 25 % faster than (k,3,3) arithmetic at 1-150 pairs.
+    parts = P.reshape(k, 36) @ _INNOVATION
+    S = parts[:, :6] + dt[:, None] * parts[:, 6:12] + (dt * dt)[:, None] * parts[:, 12:]
     a = np.abs(dt)
-    q = _noise_density(q_h, q_v)
-    S = P[:, POSITION, POSITION] + d * (P[:, POSITION, VELOCITY] + P[:, VELOCITY, POSITION]) + d * d * P[:, VELOCITY, VELOCITY]
-    axis = np.arange(3)
+    q = (a * a * a / 3.0)[:, None] * _noise_density(q_h, q_v)
     if R.ndim == 2:
-        S[:, axis, axis] += R
+        S[:, _SYM_DIAG] += R + q
     else:
-        S += R
-    S[:, axis, axis] += (a**3 / 3.0)[:, None] * q
-    y = z - (x[:, POSITION] + x[:, VELOCITY] * dt[:, None])
-    S_inv, det = sym3_inverse(S)
+        S += R.reshape(k, 9)[:, _SYM_OF_FULL]
+        S[:, _SYM_DIAG] += q
+    y = z - x[:, POSITION] - x[:, VELOCITY] * dt[:, None]
+    cof = S[:, _COF_A] * S[:, _COF_B] - S[:, _COF_C] * S[:, _COF_D]
+    det = np.einsum("ki,ki->k", S[:, :3], cof[:, :3])
+    quad = (cof * (y[:, _OUTER_A] * y[:, _OUTER_B])) @ _OUTER_WEIGHT
     positive = det > 0
-    d2 = np.where(positive, np.einsum("ki,kij,kj->k", y, S_inv, y), np.inf)
-    logdet = np.log(np.where(positive, det, 1.0))
-    return d2, logdet
+    if positive.all():
+        return quad / det, np.log(det)
+    safe = np.where(positive, det, 1.0)
+    return np.where(positive, quad / safe, np.inf), np.log(safe)
