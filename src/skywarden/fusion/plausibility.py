@@ -291,11 +291,15 @@ def check_remote_id(
     keys = [uas_id[i] for i in order.tolist()]
     slots_sorted = state.slots_for(keys, float(t[order[-1]]))
     # Round r holds each identity's r-th report of the batch.
-    seen: dict[int, int] = {}
-    rounds = np.empty(n, dtype=np.int64)
-    for j, s in enumerate(slots_sorted.tolist()):
-        rounds[j] = seen.get(s, 0)
-        seen[s] = rounds[j] + 1
+    slot_list = slots_sorted.tolist()
+    if len(set(slot_list)) == n:  # the usual case: one report per identity, one round
+        rounds = np.zeros(n, dtype=np.int64)
+    else:
+        seen: dict[int, int] = {}
+        rounds = np.empty(n, dtype=np.int64)
+        for j, s in enumerate(slot_list):
+            rounds[j] = seen.get(s, 0)
+            seen[s] = rounds[j] + 1
 
     for r in range(int(rounds.max()) + 1):
         sel = order[rounds == r]
@@ -337,7 +341,7 @@ def check_remote_id(
             state.ref_acc[sl] = ai
 
         # -- against the associated non-cooperative track ------------------------------------
-        has_track = (np.all(np.isfinite(tp[sel]), axis=1) & np.all(np.isfinite(tc[sel]), axis=(1, 2))) if with_track else None
+        has_track = (np.isfinite(tp[sel]).all(axis=1) & np.isfinite(tc[sel].reshape(-1, 9)).all(axis=1)) if with_track else None
         if has_track is not None and has_track.any():
             k = sel[has_track]
             R = np.zeros((k.size, 3, 3))

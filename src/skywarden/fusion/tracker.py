@@ -617,18 +617,22 @@ class Tracker:
             distrusted = {keys[i] for i in (res.reason_bits & REASON_TRACK).nonzero()[0].tolist()}
         # An identity may report several times within one batch: process its k-th report in
         # round k so each round updates a track at most once (and stays vectorised).
-        occurrence: dict[str, int] = {}
-        rounds = np.empty(idx.size, dtype=np.int64)
-        for j, i in enumerate(idx.tolist()):
-            key = batch.identity[i]
-            rounds[j] = occurrence.get(key, 0)
-            occurrence[key] = rounds[j] + 1
+        identities = [batch.identity[i] for i in idx.tolist()]
+        if len(set(identities)) == idx.size:  # the usual case: one report each, one round
+            rounds = np.zeros(idx.size, dtype=np.int64)
+        else:
+            occurrence: dict[str, int] = {}
+            rounds = np.empty(idx.size, dtype=np.int64)
+            for j, key in enumerate(identities):
+                rounds[j] = occurrence.get(key, 0)
+                occurrence[key] = rounds[j] + 1
         order = batch.t[idx].argsort(kind="stable")
         idx, rounds = idx[order], rounds[order]
         touched: list[npt.NDArray[np.int64]] = []
+        by_identity = self._by_identity
         for r in range(int(rounds.max()) + 1 if rounds.size else 0):
             sel = idx[rounds == r]
-            slots = np.array([self._by_identity.get(batch.identity[i], -1) for i in sel.tolist()], dtype=np.int64)
+            slots = np.fromiter((by_identity.get(batch.identity[i], -1) for i in sel.tolist()), np.int64, sel.size)
             known = slots >= 0
             if distrusted:
                 trusted = np.fromiter((batch.identity[i] not in distrusted for i in sel.tolist()), bool, sel.size)
@@ -921,7 +925,8 @@ class Tracker:
         if have.any():
             sh, oh = s[have], o[have]
             x, P = kalman.predict(self.rx[sh], self.rP[sh], dt[have], cfg.q_h, cfg.q_v)
-            self.rx[sh], self.rP[sh], _, _ = kalman.update(x, P, batch.pos[oh], batch.position_cov(oh), (0, 1, 2), likelihood=False)
+            R = batch.sigma[oh] ** 2 if batch.cov is None else batch.cov[oh]  # variances when axis-aligned
+            self.rx[sh], self.rP[sh], _, _ = kalman.update(x, P, batch.pos[oh], R, (0, 1, 2), likelihood=False)
         if not have.all():
             sn, on = s[~have], o[~have]
             self.rx[sn] = 0.0
