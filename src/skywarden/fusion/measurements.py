@@ -6,6 +6,7 @@ world: one :class:`MeasurementBatch` per tracker step, built with a handful of v
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -101,59 +102,75 @@ class MeasurementBatch:
         alt = np.fromiter((o.alt_m for o in obs), np.float64, n)
         e, nn, u = frame.to_enu(lat, lon, alt)
         pos = np.stack([e, nn, u], axis=1) if n else np.zeros((0, 3))
-        sigma = np.empty((n, 3))
-        vel = np.full((n, 3), np.nan)
-        vel_sigma = np.zeros(n)
-        op_lat = np.full(n, np.nan)
-        op_lon = np.full(n, np.nan)
+        # One pass of attribute reads per record into Python lists (a numpy row assignment per
+        # record cost more than the reads); the arithmetic stays vectorised below.
+        sig_h = [0.0] * n
+        sig_v = [0.0] * n
+        nan = math.nan
+        vel_sigma_l = [0.0] * n
+        speed_l = [nan] * n
+        track_l = [nan] * n
+        vspeed_l = [nan] * n
+        op_lat_l = [nan] * n
+        op_lon_l = [nan] * n
         identity: list[str] = [""] * n
         sensor = [o.sensor for o in obs]
-        speed = np.full(n, np.nan)
-        track = np.full(n, np.nan)
         declared_uav = None
         polar: list[tuple[int, float, float, float, float, float]] = []
         bearings: list[tuple[int, float, float, float, float, float]] = []
+        per_sensor = defaults.per_sensor
+        plot_default = (defaults.plot_sigma_h_m, defaults.plot_sigma_v_m)
         for i, o in enumerate(obs):
-            # One pass of attribute reads per record; the arithmetic stays vectorised below.
-            if type(o) is PlotObservation:
-                sh, sv = defaults.per_sensor.get(o.sensor, (defaults.plot_sigma_h_m, defaults.plot_sigma_v_m))
-                sigma[i] = (o.sigma_h_m or sh, o.sigma_h_m or sh, o.sigma_v_m or sv)
+            cls_ = type(o)
+            if cls_ is PlotObservation:
+                sh, sv = per_sensor.get(o.sensor, plot_default) if per_sensor else plot_default
+                sig_h[i] = o.sigma_h_m or sh
+                sig_v[i] = o.sigma_v_m or sv
                 if o.sigma_azimuth_deg is not None and o.sigma_range_m is not None and o.range_m is not None \
                         and o.azimuth_deg is not None:
                     polar.append((i, o.range_m, o.azimuth_deg, o.elevation_deg or 0.0, o.sigma_range_m, o.sigma_azimuth_deg))
-            elif type(o) is RemoteIdObservation:
+            elif cls_ is RemoteIdObservation:
                 identity[i] = "uas:" + o.uas_id
-                sh = o.h_acc_m or defaults.remote_id_sigma_h_m
-                sigma[i] = (sh, sh, defaults.remote_id_sigma_v_m)
-                vel_sigma[i] = defaults.remote_id_sigma_vel_mps
+                sig_h[i] = o.h_acc_m or defaults.remote_id_sigma_h_m
+                sig_v[i] = defaults.remote_id_sigma_v_m
+                vel_sigma_l[i] = defaults.remote_id_sigma_vel_mps
                 if o.speed_mps is not None and o.track_deg is not None:
-                    speed[i] = o.speed_mps
-                    track[i] = o.track_deg
+                    speed_l[i] = o.speed_mps
+                    track_l[i] = o.track_deg
                 if o.vspeed_mps is not None:
-                    vel[i, 2] = o.vspeed_mps
+                    vspeed_l[i] = o.vspeed_mps
                 if o.operator_lat is not None and o.operator_lon is not None:
-                    op_lat[i] = o.operator_lat
-                    op_lon[i] = o.operator_lon
-            elif type(o) is BearingObservation:
+                    op_lat_l[i] = o.operator_lat
+                    op_lon_l[i] = o.operator_lon
+            elif cls_ is BearingObservation:
                 sa = o.sigma_azimuth_deg or defaults.bearing_sigma_azimuth_deg
-                el = np.nan if o.elevation_deg is None else o.elevation_deg
+                el = nan if o.elevation_deg is None else o.elevation_deg
                 bearings.append((i, o.azimuth_deg, sa, el, o.sigma_elevation_deg or sa,
-                                 np.nan if o.frequency_mhz is None else o.frequency_mhz))
-                sigma[i] = 1.0  # unused: a bearing is no position measurement
-            elif type(o) is AdsbObservation:
+                                 nan if o.frequency_mhz is None else o.frequency_mhz))
+                sig_h[i] = sig_v[i] = 1.0  # unused: a bearing is no position measurement
+            elif cls_ is AdsbObservation:
                 identity[i] = "icao:" + o.icao24.lower()
                 if o.category == "B6":
                     if declared_uav is None:
                         declared_uav = np.zeros(n, dtype=bool)
                     declared_uav[i] = True
-                sigma[i] = (defaults.adsb_sigma_h_m, defaults.adsb_sigma_h_m, defaults.adsb_sigma_v_m)
-                vel_sigma[i] = defaults.adsb_sigma_vel_mps
+                sig_h[i] = defaults.adsb_sigma_h_m
+                sig_v[i] = defaults.adsb_sigma_v_m
+                vel_sigma_l[i] = defaults.adsb_sigma_vel_mps
                 if o.speed_mps is not None and o.track_deg is not None:
-                    speed[i] = o.speed_mps
-                    track[i] = o.track_deg
-        ve, vn = velocity_from_speed_track(speed, track)
-        vel[:, 0] = ve
-        vel[:, 1] = vn
+                    speed_l[i] = o.speed_mps
+                    track_l[i] = o.track_deg
+        sigma = np.empty((n, 3))
+        sigma[:, 0] = sigma[:, 1] = sig_h
+        sigma[:, 2] = sig_v
+        vel_sigma = np.array(vel_sigma_l, dtype=np.float64)
+        speed = np.array(speed_l, dtype=np.float64)
+        track = np.array(track_l, dtype=np.float64)
+        op_lat = np.array(op_lat_l, dtype=np.float64)
+        op_lon = np.array(op_lon_l, dtype=np.float64)
+        vel = np.empty((n, 3))
+        vel[:, 2] = vspeed_l
+        vel[:, 0], vel[:, 1] = velocity_from_speed_track(speed, track)
         by_sensor = defaults.clutter_density_by_sensor
         if by_sensor:
             clutter = np.fromiter((by_sensor.get(s, defaults.clutter_density_per_m3) for s in sensor), np.float64, n)
