@@ -121,3 +121,51 @@ def test_a_remote_id_that_jumps_impossibly_is_flagged_and_alerted():
     rid_alerts = [e for e in events if e.kind == "remote_id_inconsistent"]
     assert flags and all(("jump" in f or "two_places" in f) for f in flags)
     assert [e.state for e in rid_alerts] == ["open", "resolved"] and rid_alerts[0].zone_id == ""
+
+
+from hypothesis import example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@example(gaps=[0.1] * 100, shuffles=[], chunks=[7])  # a steady sensor, as a recorded file
+@example(gaps=[0.1] * 30 + [40.0] + [0.1] * 30, shuffles=[(45, -9)], chunks=[11, 4])  # a gap, then a late item
+@given(
+    gaps=st.lists(st.sampled_from([0.0, 0.05, 0.1, 0.1, 0.3, 0.5, 1.0, 1.7, 2.0, 40.0]), min_size=5, max_size=100),
+    shuffles=st.lists(st.tuples(st.integers(0, 59), st.integers(-12, 12)), max_size=15),
+    chunks=st.lists(st.integers(1, 25), min_size=1, max_size=10),
+)
+def test_push_many_in_chunks_equals_pushing_one_by_one(gaps, shuffles, chunks):
+    """Whatever the order and spacing of the data (ties, gaps, swaps, late items) and however
+    it is chunked, push_many gives the steps, counts and rejects of item-by-item pushes."""
+    times, t = [], T0
+    for g in gaps:
+        t += g
+        times.append(t)
+    for i, d in shuffles:  # some items moved earlier or later in the input order
+        if i < len(times):
+            j = min(max(i + d, 0), len(times) - 1)
+            times.insert(j, times.pop(i))
+    observations = [rid(t, -400 + 7 * k) for k, t in enumerate(times)]
+
+    def run(chunked):
+        steps, report, states = [], IngestReport(), []
+        report.accepted = len(observations)
+        pipe = Pipeline(ZONES, frame=FRAME, on_step=steps.append, report=report)
+        pos, c = 0, 0
+        while pos < len(observations):
+            size = chunks[c % len(chunks)]
+            part = observations[pos:pos + size]
+            if chunked:
+                pipe.push_many(part, [None] * len(part), list(range(pos + 1, pos + 1 + len(part))))
+            else:
+                for k, obs in enumerate(part):
+                    pipe.push(obs, None, pos + k + 1)
+            # The same clock and buffer after every chunk, not only the same end result.
+            states.append((pipe._released_t, pipe._max_t, pipe._window_end, len(pipe._buffer), len(steps)))
+            pos, c = pos + size, c + 1
+        pipe.finish()
+        return ([(s.tracks.step_time, s.tracks.t.tolist(), [(e.alert_id, e.state) for e in s.alerts]) for s in steps],
+                pipe.stats.observations, pipe.stats.late, [(r.line_no, r.reason) for r in report.rejects], states)
+
+    assert run(True) == run(False)
