@@ -20,6 +20,7 @@ and every operation is vectorised across tracks.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Literal
 
 import msgspec
@@ -195,10 +196,10 @@ class Tracker:
         self.distrusted_reports = 0
         """Remote ID reports not used to move their track because the radar contradicts them."""
         self._sensor_codes: dict[str, int] = {}
-        # The non-cooperative plots of the last ``support_window_s``: position (ENU m), time (s),
-        # horizontal and vertical variance (m^2). A broadcast with a plot where it claims to be
-        # is confirmed by the radar, whatever the track's radar-only estimate says.
-        self._recent_plots = (np.zeros((0, 3)), np.zeros(0), np.zeros(0), np.zeros(0))
+        # Recent batches with plots, as (newest plot time, batch, plot indices): a Remote ID
+        # report with a plot where it claims to be is confirmed by the radar, whatever the
+        # track's radar-only estimate says.
+        self._recent_plots: deque[tuple[float, MeasurementBatch, npt.NDArray[np.int64]]] = deque()
         self._free: list[int] = list(range(capacity - 1, -1, -1))
         mask_bits = self.config.confirm_n
         self._hit_mask = (1 << mask_bits) - 1
@@ -964,19 +965,27 @@ class Tracker:
         return slots, pos, cov
 
     def _remember_plots(self, batch: MeasurementBatch, plots: npt.NDArray[np.int64]) -> None:
-        """Keep the plots of the last ``support_window_s`` (for :meth:`_seen_where_claimed`)."""
-        pos, t, var_h, var_v = self._recent_plots
-        if plots.size:
-            sig = batch.sigma[plots]
-            pos = np.concatenate([pos, batch.pos[plots]])
-            t = np.concatenate([t, batch.t[plots]])
-            var_h = np.concatenate([var_h, 0.5 * (sig[:, 0] ** 2 + sig[:, 1] ** 2)])
-            var_v = np.concatenate([var_v, sig[:, 2] ** 2])
-        if t.size:
-            keep = t >= float(t.max()) - 2.0 * self.config.support_window_s
-            if not keep.all():
-                pos, t, var_h, var_v = pos[keep], t[keep], var_h[keep], var_v[keep]
-        self._recent_plots = (pos, t, var_h, var_v)
+        """Keep the batches with plots of the last two ``support_window_s`` (for
+        :meth:`_seen_where_claimed`): references only, gathered when a report needs them
+        (rarely). A replay keeps two batches, a live runner a few dozen micro-batches."""
+        if plots.size == 0:
+            return
+        recent = self._recent_plots
+        newest = float(batch.t[plots].max())
+        recent.append((newest, batch, plots))
+        while recent[0][0] < newest - 2.0 * self.config.support_window_s:
+            recent.popleft()
+
+    def _plots_since(self, t_min: float) -> tuple[npt.NDArray[np.float64], ...]:
+        """Positions (ENU m), times (s), horizontal and vertical variances (m^2) of the remembered
+        plots no older than ``t_min``."""
+        parts = [(b.pos[i], b.t[i], b.sigma[i]) for newest, b, i in self._recent_plots if newest >= t_min]
+        if not parts:
+            return np.zeros((0, 3)), np.zeros(0), np.zeros(0), np.zeros(0)
+        pos, t, sig = (np.concatenate(p) for p in zip(*parts))
+        keep = t >= t_min
+        pos, t, sig = pos[keep], t[keep], sig[keep]
+        return pos, t, 0.5 * (sig[:, 0] ** 2 + sig[:, 1] ** 2), sig[:, 2] ** 2
 
     def _seen_where_claimed(self, batch: MeasurementBatch, rid: npt.NDArray[np.int64], slots: npt.NDArray[np.int64],
                             sigma_v: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
@@ -986,8 +995,10 @@ class Tracker:
         between), the height within three sigma (``sigma_v``: the report's vertical error with
         the radar allowance)."""
         cfg = self.config
-        p_pos, p_t, p_var_h, p_var_v = self._recent_plots
-        if p_t.size == 0 or rid.size == 0:
+        if rid.size == 0:
+            return np.zeros(0, dtype=bool)
+        p_pos, p_t, p_var_h, p_var_v = self._plots_since(float(batch.t[rid].min()) - cfg.support_window_s)
+        if p_t.size == 0:
             return np.zeros(rid.size, dtype=bool)
         s, r = slots, rid
         dt = p_t[None, :] - batch.t[r][:, None]  # (reports, plots)
