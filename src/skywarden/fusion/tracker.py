@@ -58,6 +58,9 @@ _EARLIER_BIAS_PER_S = 40.0
 _CLASS_UNKNOWN, _CLASS_DRONE, _CLASS_MANNED = 0, 1, 2
 
 
+_POSITION_DIAGONAL = np.array([0, 7, 14])  # the position variances in a flattened 6x6 covariance
+
+
 def _without(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """``np.setdiff1d(a, b, assume_unique=True)`` for small non-negative indices: the elements of
     ``a`` not in ``b``, in ``a``'s order, through a boolean table (a third of ``isin``'s calls)."""
@@ -1247,19 +1250,24 @@ class Tracker:
         cand = (updated & (self.status != _FREE)).nonzero()[0]
         if cand.size < 2:
             return []
-        # Cheap pre-filter: only tracks with a neighbour within merge_radius_m can be duplicates.
+        # Only tracks within merge_radius_m of each other can be duplicates: each such pair is
+        # gated both ways (one track's state predicted to the other's time, the other's position
+        # as a pseudo-observation with its own position variances), in (observation, track)
+        # order. (Gating all candidates against all took 2.5 times as long.)
         close = close_pairs(self.x[cand, :3], cfg.merge_radius_m)
         if close.size == 0:
             return []
-        cand = cand[np.unique(close)]
-        a_idx, b_idx, _ = gate_pairs(
-            self.x[cand], self.P[cand], self.t[cand],
-            self.x[cand, :3], np.sqrt(np.maximum(self.P[cand].diagonal(axis1=1, axis2=2)[:, :3], 1e-6)), self.t[cand],
-            cfg.q_h, cfg.q_v, cfg.gate_chi2, exclude_same=True,
-        )
-        if a_idx.size == 0:
+        obs_s = cand[np.concatenate([close[:, 0], close[:, 1]])]
+        trk_s = cand[np.concatenate([close[:, 1], close[:, 0]])]
+        order = np.lexsort((trk_s, obs_s))
+        obs_s, trk_s = obs_s[order], trk_s[order]
+        R = np.maximum(self.P[obs_s].reshape(-1, 36)[:, _POSITION_DIAGONAL], 1e-6)
+        d2, _ = kalman.position_innovation(self.x[trk_s], self.P[trk_s], self.t[obs_s] - self.t[trk_s], self.x[obs_s, :3], R,
+                                           cfg.q_h, cfg.q_v)
+        gated = d2 <= cfg.gate_chi2
+        if not gated.any():
             return []
-        sa, sb = cand[b_idx], cand[a_idx]  # pair (track sa, track sb as pseudo-observation)
+        sa, sb = trk_s[gated], obs_s[gated]  # pair (track sa, track sb as pseudo-observation)
         # Velocities agree within the tolerance plus three sigma of their own uncertainty: a
         # track started from one plot knows its position but hardly its velocity.
         vel_var = np.trace(self.P[sa, 3:, 3:], axis1=1, axis2=2) + np.trace(self.P[sb, 3:, 3:], axis1=1, axis2=2)
