@@ -313,8 +313,7 @@ def check_remote_id(
         dist = np.hypot(pi[:, 0] - state.ref_pos[sl, 0], pi[:, 1] - state.ref_pos[sl, 1])
         allowed = cfg.max_speed_mps * abs_dt + cfg.n_sigma * np.hypot(ai, _nan_to_zero(state.ref_acc[sl])) + cfg.margin_m
         bad = has_ref & (dist > allowed)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            speed[sel] = np.where(has_ref, dist / np.maximum(abs_dt, 1e-3), np.nan)
+        speed[sel] = np.where(has_ref, dist / np.maximum(abs_dt, 1e-3), np.nan)  # never / 0; NaN rows stay quiet
         implausible[sel] = bad
         if bad.any():
             at_once = bad & (abs_dt < cfg.simultaneous_s)
