@@ -216,6 +216,9 @@ class PlausibilityState:
 
     def slots_for(self, keys: Sequence[str], t_now: float) -> npt.NDArray[np.int64]:
         """Each key's slot, allocating new ones (evicting stale, then least recently heard)."""
+        known = [self.slot_of.get(key) for key in keys]
+        if None not in known:  # the usual case: every identity heard before
+            return np.array(known, dtype=np.int64)
         out = np.empty(len(keys), dtype=np.int64)
         for i, key in enumerate(keys):
             slot = self.slot_of.get(key)
