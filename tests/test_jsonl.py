@@ -81,15 +81,20 @@ def test_blank_lines_are_not_records():
 
 
 def test_stop_request_ends_reading_and_keeps_what_was_read():
-    objs = lines(*[dict(PLOT, t=T + k) for k in range(100)])
+    from skywarden.sources.jsonl import read_observation_batches
+
+    data = b"".join(line + b"\n" for line in lines(*[dict(PLOT, t=T + k) for k in range(100)]))
+    line_bytes = len(data) // 100
     count = {"n": 0}
 
-    def stop():
+    def stop():  # polled once per chunk of about ten lines
         count["n"] += 1
-        return count["n"] >= 10
+        return count["n"] >= 3
 
-    got, _ = read(objs, should_stop=stop)
-    assert len(got) == 10
+    got = [obs for _, batch, _ in read_observation_batches(io.BytesIO(data), IngestReport(), should_stop=stop,
+                                                            chunk_bytes=10 * line_bytes) for obs in batch]
+    assert 25 <= len(got) <= 35  # three chunks read, every line of them kept, no more read
+    assert [o.t for o in got] == [T + k for k in range(len(got))]
 
 
 @settings(max_examples=300, deadline=None)
