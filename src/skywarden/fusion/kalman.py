@@ -230,6 +230,18 @@ _OUTER_A, _OUTER_B = np.array([0, 0, 0, 1, 1, 2]), np.array([0, 1, 2, 1, 2, 2])
 _OUTER_WEIGHT = np.array([1.0, 2.0, 2.0, 1.0, 2.0, 1.0])
 
 
+def _cofactors(S: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Cofactors ``(k, 6)`` (same order as the entries) and determinants of symmetric 3x3
+    matrices given by their six distinct entries ``S (k, 6)``."""
+    cof = S[:, _COF_A] * S[:, _COF_B] - S[:, _COF_C] * S[:, _COF_D]
+    return cof, np.einsum("ki,ki->k", S[:, :3], cof[:, :3])
+
+
+def _quadratic_form(cof: FloatArray, y: FloatArray) -> FloatArray:
+    """``y' adj(S) y`` from the cofactors of ``S``: divided by ``det S`` it is ``y' S^-1 y``."""
+    return (cof * (y[:, _OUTER_A] * y[:, _OUTER_B])) @ _OUTER_WEIGHT
+
+
 def position_innovation(
     x: FloatArray, P: FloatArray, dt: FloatArray, z: FloatArray, R: FloatArray, q_h: float, q_v: float
 ) -> tuple[FloatArray, FloatArray]:
@@ -262,9 +274,8 @@ def position_innovation(
         S += R.reshape(k, 9)[:, _SYM_OF_FULL]
         S[:, _SYM_DIAG] += q
     y = z - x[:, POSITION] - x[:, VELOCITY] * dt[:, None]
-    cof = S[:, _COF_A] * S[:, _COF_B] - S[:, _COF_C] * S[:, _COF_D]
-    det = np.einsum("ki,ki->k", S[:, :3], cof[:, :3])
-    quad = (cof * (y[:, _OUTER_A] * y[:, _OUTER_B])) @ _OUTER_WEIGHT
+    cof, det = _cofactors(S)
+    quad = _quadratic_form(cof, y)
     positive = det > 0
     if positive.all():
         return quad / det, np.log(det)
@@ -286,8 +297,7 @@ def _update_position(
         S[:, _SYM_DIAG] += R
     else:
         S += R.reshape(k, 9)[:, _SYM_OF_FULL]
-    cof = S[:, _COF_A] * S[:, _COF_B] - S[:, _COF_C] * S[:, _COF_D]
-    det = np.einsum("ki,ki->k", S[:, :3], cof[:, :3])
+    cof, det = _cofactors(S)
     S_inv = (cof[:, _SYM_TO_FULL] / det[:, None]).reshape(k, 3, 3)
     PHt = P[:, :, :3]
     K = PHt @ S_inv
@@ -297,7 +307,7 @@ def _update_position(
     Pu = 0.5 * (Pu + Pu.swapaxes(1, 2))
     if not likelihood:
         return xu, Pu, None, None
-    return xu, Pu, (cof * (y[:, _OUTER_A] * y[:, _OUTER_B])) @ _OUTER_WEIGHT / det, np.log(det)
+    return xu, Pu, _quadratic_form(cof, y) / det, np.log(det)
 
 
 _PP_DISTINCT = np.array([0, 1, 2, 7, 8, 14])  # P_pp's six distinct entries in a flattened 6x6
