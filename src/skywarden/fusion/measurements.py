@@ -7,7 +7,7 @@ world: one :class:`MeasurementBatch` per tracker step, built with a handful of v
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -17,7 +17,7 @@ import numpy.typing as npt
 from skywarden.core.frame import LocalFrame, velocity_from_speed_track
 from skywarden.core.records import AdsbObservation, BearingObservation, Observation, PlotObservation, RemoteIdObservation
 
-__all__ = ["SensorDefaults", "MeasurementBatch", "polar_plot_covariance", "KIND_PLOT", "KIND_REMOTE_ID", "KIND_ADSB", "KIND_BEARING"]
+__all__ = ["SensorDefaults", "MeasurementBatch", "polar_plot_covariance", "occurrence_rounds", "KIND_PLOT", "KIND_REMOTE_ID", "KIND_ADSB", "KIND_BEARING"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -229,3 +229,22 @@ def polar_plot_covariance(
     var_across = (ground * np.radians(sigma_azimuth_deg)) ** 2
     return (var_along[:, None, None] * along[:, :, None] * along[:, None, :]
             + var_across[:, None, None] * across[:, :, None] * across[:, None, :])
+
+
+def occurrence_rounds(keys: Sequence[Hashable]) -> npt.NDArray[np.int64]:
+    """For each key, how many times it occurred before in ``keys``: the round in which a batch
+    that holds several reports of one identity processes this one (each round vectorised, each
+    identity at most once per round).
+
+    Example:
+        >>> occurrence_rounds(["a", "b", "a", "a"]).tolist()
+        [0, 0, 1, 2]
+    """
+    if len(set(keys)) == len(keys):  # the usual case: one report each, one round
+        return np.zeros(len(keys), dtype=np.int64)
+    seen: dict[Hashable, int] = {}
+    rounds = np.empty(len(keys), dtype=np.int64)
+    for j, key in enumerate(keys):
+        rounds[j] = seen.get(key, 0)
+        seen[key] = rounds[j] + 1
+    return rounds

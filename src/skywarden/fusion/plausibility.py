@@ -50,6 +50,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from skywarden.fusion.measurements import occurrence_rounds
+
 __all__ = [
     "REASON_JUMP",
     "REASON_TWO_PLACES",
@@ -294,15 +296,7 @@ def check_remote_id(
     keys = [uas_id[i] for i in order.tolist()]
     slots_sorted = state.slots_for(keys, float(t[order[-1]]))
     # Round r holds each identity's r-th report of the batch.
-    slot_list = slots_sorted.tolist()
-    if len(set(slot_list)) == n:  # the usual case: one report per identity, one round
-        rounds = np.zeros(n, dtype=np.int64)
-    else:
-        seen: dict[int, int] = {}
-        rounds = np.empty(n, dtype=np.int64)
-        for j, s in enumerate(slot_list):
-            rounds[j] = seen.get(s, 0)
-            seen[s] = rounds[j] + 1
+    rounds = occurrence_rounds(slots_sorted.tolist())
 
     for r in range(int(rounds.max()) + 1):
         sel = order[rounds == r]

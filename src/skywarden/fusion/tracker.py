@@ -33,7 +33,7 @@ from skywarden.fusion import imm, kalman
 from skywarden.fusion.association import assign_gnn, close_pairs, gate_pairs, jpda_marginals
 from skywarden.fusion.classify import classify, features_from_history
 from skywarden.fusion.measurement_models import bearing_update, polar_jacobian, triangulate_bearings, wrap_deg
-from skywarden.fusion.measurements import KIND_ADSB, KIND_BEARING, KIND_PLOT, KIND_REMOTE_ID, MeasurementBatch
+from skywarden.fusion.measurements import KIND_ADSB, KIND_BEARING, KIND_PLOT, KIND_REMOTE_ID, MeasurementBatch, occurrence_rounds
 from skywarden.fusion.plausibility import REASON_TRACK, PlausibilityState, check_remote_id
 
 __all__ = ["TrackerConfig", "Tracker", "TENTATIVE", "CONFIRMED"]
@@ -621,15 +621,7 @@ class Tracker:
             distrusted = {keys[i] for i in (res.reason_bits & REASON_TRACK).nonzero()[0].tolist()}
         # An identity may report several times within one batch: process its k-th report in
         # round k so each round updates a track at most once (and stays vectorised).
-        identities = [batch.identity[i] for i in idx.tolist()]
-        if len(set(identities)) == idx.size:  # the usual case: one report each, one round
-            rounds = np.zeros(idx.size, dtype=np.int64)
-        else:
-            occurrence: dict[str, int] = {}
-            rounds = np.empty(idx.size, dtype=np.int64)
-            for j, key in enumerate(identities):
-                rounds[j] = occurrence.get(key, 0)
-                occurrence[key] = rounds[j] + 1
+        rounds = occurrence_rounds([batch.identity[i] for i in idx.tolist()])
         order = batch.t[idx].argsort(kind="stable")
         idx, rounds = idx[order], rounds[order]
         touched: list[npt.NDArray[np.int64]] = []
